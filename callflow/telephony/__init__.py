@@ -1,0 +1,1 @@
+"""The telephony gateway: the Twilio REST client and the built-in Twilio emulator."""

@@ -1,0 +1,143 @@
+"""The hold loop: what a waiting caller hears, the callback offer, and leaving the queue.
+
+Twilio requests the wait URL again each time its document ends; the service answers with a
+position announcement (at most every `HOLD_ANNOUNCE_EVERY_S`), then music or a pause. The
+order in which callers are served is the Redis order, never Twilio's FIFO.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Response
+from sqlalchemy.orm import Session
+from twilio.twiml.voice_response import VoiceResponse
+
+from callflow.models import Call
+from callflow.numbers import parse_caller
+from callflow.service import find_call, record_event
+from callflow.states import WAITING, CallStatus
+from queues.estimates import announcement_due, estimated_wait_seconds
+from queues.placement import Place, place_call
+from queues.store import CallQueues
+from runtime.clock import now
+from runtime.redis_conn import current_redis
+from runtime.settings import Settings
+
+from . import prompts, twiml
+
+log = logging.getLogger(__name__)
+
+
+def hold(
+    session: Session,
+    store: CallQueues,
+    settings: Settings,
+    *,
+    call_sid: str,
+    queue_sid: str | None,
+) -> Response:
+    response = VoiceResponse()
+    call = find_call(session, call_sid=call_sid)
+    if call is not None and call.status in WAITING:
+        if queue_sid and call.twilio_queue_sid != queue_sid:
+            call.twilio_queue_sid = queue_sid
+        _announce(session, store, settings, call, response)
+        if _callback_offer_due(settings, call):
+            call.callback_offered = True
+            record_event(session, call, type="callback_offered")
+            gather = response.gather(
+                input="dtmf",
+                num_digits=1,
+                timeout=5,
+                action=twiml.webhook_url(settings, "voice.callback_offer"),
+                method="POST",
+            )
+            gather.say(
+                prompts.CALLBACK_OFFER, language=settings.ivr_language, voice=settings.ivr_voice
+            )
+        session.commit()
+    if settings.hold_music_url:
+        response.play(settings.hold_music_url)
+    else:
+        response.pause(length=settings.hold_pause_s)
+    return twiml.xml(response)
+
+
+def _announce(
+    session: Session, store: CallQueues, settings: Settings, call: Call, response: VoiceResponse
+) -> None:
+    """Position and estimated wait, at most every `hold_announce_every_s` seconds."""
+    moment = now()
+    try:
+        rank = store.position(call.id)
+        if rank is None or not announcement_due(
+            current_redis(), call_id=call.id, now=moment, every_s=settings.hold_announce_every_s
+        ):
+            return
+        estimate = estimated_wait_seconds(
+            current_redis(), queue=call.queue or "arm", position=rank, now=moment
+        )
+    except redis.RedisError as exc:
+        log.warning("hold loop for call %s without position (Redis: %s)", call.id, exc)
+        return
+    twiml.say(response, settings, prompts.position(rank) + " " + prompts.estimated_wait(estimate))
+    record_event(
+        session, call, type="position_announced", data={"position": rank, "estimate_s": estimate}
+    )
+
+
+def _callback_offer_due(settings: Settings, call: Call) -> bool:
+    if call.callback_offered or call.status != CallStatus.QUEUED_ARM or call.queue != "arm":
+        return False
+    if call.priority in ("P0", "P1") or call.enqueued_at is None:
+        return False
+    if not parse_caller(call.caller).callable:
+        return False
+    return (now() - call.enqueued_at).total_seconds() >= settings.callback_offer_after_s
+
+
+def callback_choice(
+    session: Session, store: CallQueues, settings: Settings, *, call_sid: str, digits: str
+) -> Response:
+    """The caller answered the callback offer: 1 keeps their place as a callback."""
+    call = find_call(session, call_sid=call_sid, for_update=True)
+    if call is None or call.status != CallStatus.QUEUED_ARM or digits != "1":
+        if call is not None and call.status == CallStatus.QUEUED_ARM:
+            record_event(session, call, type="callback_declined", data={"digits": digits})
+            session.commit()
+        response = VoiceResponse()
+        response.redirect(twiml.webhook_url(settings, "voice.hold"), method="POST")
+        return twiml.xml(response)
+    assert call.enqueued_at is not None and call.deadline is not None
+    place = Place(call.enqueued_at, call.deadline)
+    try:
+        store.remove(call_id=call.id)
+    except redis.RedisError as exc:
+        log.error("callback for call %s: ARM entry not removed yet (Redis: %s)", call.id, exc)
+    place_call(
+        session,
+        store,
+        call,
+        queue="callback",
+        priority=call.priority,
+        place=place,
+        event="callback_accepted",
+        data={"from_queue": "arm"},
+    )
+    return twiml.hangup(settings, prompts.CALLBACK_ACCEPTED)
+
+
+def queue_exit(session: Session, settings: Settings, *, call_sid: str, result: str) -> Response:
+    """Twilio's `<Enqueue action>`: the caller left the Twilio queue."""
+    call = find_call(session, call_sid=call_sid)
+    if result in ("hangup", "bridged", "redirected"):
+        return twiml.empty()
+    if call is not None and call.status == CallStatus.CALLBACK_PENDING:
+        return twiml.hangup(settings, prompts.CALLBACK_ACCEPTED)
+    if call is not None and call.status in WAITING:
+        # The caller left the Twilio queue but still waits for us: park them again.
+        return twiml.enqueue(settings, queue=call.queue or "arm", text=None)
+    log.warning("call %s left the Twilio queue with %s", call_sid, result)
+    return twiml.safe_path(settings)
