@@ -117,7 +117,15 @@ def main() -> int:
         )
         children.append(
             subprocess.Popen(
-                [str(BIN / "rq"), "cron", "--url", env["REDIS_URL"], "queues/cron.py"],
+                [
+                    str(BIN / "rq"),
+                    "cron",
+                    "--url",
+                    env["REDIS_URL"],
+                    "--logging-level",
+                    "warning",
+                    "queues/cron.py",
+                ],
                 cwd=ROOT,
                 env=env,
             )
