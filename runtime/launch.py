@@ -109,6 +109,7 @@ def main() -> int:
                     env["REDIS_URL"],
                     "--worker-class",
                     "rq.worker.SimpleWorker",
+                    "--quiet",
                     "sas",
                 ],
                 cwd=ROOT,
