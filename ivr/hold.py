@@ -107,8 +107,10 @@ def callback_choice(
         if call is not None and call.status == CallStatus.QUEUED_ARM:
             record_event(session, call, type="callback_declined", data={"digits": digits})
             session.commit()
+        # A <Redirect> here would take the caller out of the Twilio queue; ending the
+        # document keeps them waiting, and Twilio requests the wait URL again.
         response = VoiceResponse()
-        response.redirect(twiml.webhook_url(settings, "voice.hold"), method="POST")
+        response.pause(length=1)
         return twiml.xml(response)
     assert call.enqueued_at is not None and call.deadline is not None
     place = Place(call.enqueued_at, call.deadline)
@@ -132,8 +134,10 @@ def callback_choice(
 def queue_exit(session: Session, settings: Settings, *, call_sid: str, result: str) -> Response:
     """Twilio's `<Enqueue action>`: the caller left the Twilio queue."""
     call = find_call(session, call_sid=call_sid)
-    if result in ("hangup", "bridged", "redirected"):
+    if result in ("hangup", "redirected"):
         return twiml.empty()
+    if result == "bridged":  # an agent took the caller from the Twilio queue; they are done
+        return twiml.hangup(settings)
     if call is not None and call.status == CallStatus.CALLBACK_PENDING:
         return twiml.hangup(settings, prompts.CALLBACK_ACCEPTED)
     if call is not None and call.status in WAITING:

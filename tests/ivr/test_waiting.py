@@ -104,7 +104,7 @@ def test_declining_the_callback_keeps_waiting(app, twilio):
         clock.advance(200)
         hold(twilio, sid)
         answer = twiml(twilio.post("/twilio/voice/callback-offer", call_params(sid, Digits="5")))
-        assert verbs(answer) == ["Redirect"]
+        assert verbs(answer) == ["Pause"]  # a Redirect would leave the Twilio queue
     assert the_call(app, sid).status == "queued_arm"
 
 
@@ -210,3 +210,17 @@ def test_hang_up_in_the_ivr_is_abandoned_in_the_ivr(app, twilio):
     with app.app_context():
         call_row = db.session.scalars(select(Call).where(Call.call_sid == sid)).one()
         assert call_row.events[-1].data["stage"] == "ivr"
+
+
+@pytest.mark.parametrize(
+    "result,expected",
+    [("hangup", []), ("redirected", []), ("bridged", ["Hangup"]),
+     ("redirected-from-waiting-url", ["Enqueue"]), ("queue-full", ["Enqueue"]),
+     ("error", ["Enqueue"])],
+)
+def test_leaving_the_twilio_queue_never_strands_a_waiting_caller(app, twilio, result, expected):
+    sid = new_sid()
+    dial(twilio, sid)
+    press(twilio, sid, digits="2")
+    root = twiml(twilio.post("/twilio/voice/queue-exit", call_params(sid, QueueResult=result)))
+    assert verbs(root) == expected
