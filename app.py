@@ -51,12 +51,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_redis(app, settings.redis_url)
 
     from callflow import models as _call_models  # noqa: F401  (tables for migrations)
+    from callflow.telephony.demo.views import demo
     from dashboards.health import health
     from ivr.views import voice
     from queues.cli import queues_cli
 
     app.register_blueprint(voice)
     app.register_blueprint(health)
+    app.register_blueprint(demo)
     app.cli.add_command(queues_cli)
     return app
 
@@ -85,6 +87,7 @@ def _resolve_credentials(app: Flask, settings: Settings) -> Settings:
         values["api_base_url"] = settings.twilio_api_base_url  # an explicit setting wins
     return replace(
         settings,
+        emulator_mode=True,
         twilio_account_sid=values["account_sid"],
         twilio_auth_token=values["auth_token"],
         twilio_api_base_url=values["api_base_url"],

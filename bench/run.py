@@ -39,7 +39,8 @@ def _postgres_url() -> str | None:
 
 
 def main() -> None:
-    from bench import queue_ops, webhook_latency
+    import bench.queue_ops as queue_ops
+    import bench.webhook_latency as webhook_latency
 
     server = EmbeddedRedis().start()
     try:

@@ -114,10 +114,6 @@ def callback_choice(
         return twiml.xml(response)
     assert call.enqueued_at is not None and call.deadline is not None
     place = Place(call.enqueued_at, call.deadline)
-    try:
-        store.remove(call_id=call.id)
-    except redis.RedisError as exc:
-        log.error("callback for call %s: ARM entry not removed yet (Redis: %s)", call.id, exc)
     place_call(
         session,
         store,

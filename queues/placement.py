@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from callflow.models import Call
 from callflow.service import move
 from callflow.states import CallStatus
-from runtime.clock import now
+from runtime.clock import now, truncate_ms
 from runtime.settings import Settings
 
 from .policy import REGULATION_QUEUES, deadline_for
@@ -35,8 +35,13 @@ class Place:
     deadline: datetime
 
 
+QUEUED_STATUSES = frozenset(
+    {CallStatus.QUEUED_ARM, CallStatus.QUEUED_REGULATION, CallStatus.CALLBACK_PENDING}
+)
+
+
 def new_place(settings: Settings, *, queue: str, priority: str) -> Place:
-    moment = now()
+    moment = truncate_ms(now())
     return Place(moment, deadline_for(settings, queue=queue, priority=priority, enqueued_at=moment))
 
 
@@ -65,6 +70,7 @@ def place_call(
 
     Returns whether Redis has it now; when not, the sweep indexes it once Redis is back.
     """
+    already_waiting = call.status in QUEUED_STATUSES
     details = {"queue": queue, "priority": priority, "deadline": place.deadline.isoformat()}
     details.update(data or {})
     move(
@@ -82,21 +88,36 @@ def place_call(
         **changes,
     )
     session.commit()
-    return index_call(store, call)
+    return index_call(store, call, moving=already_waiting)
 
 
-def index_call(store: CallQueues, call: Call) -> bool:
-    """Put a waiting call's committed place into Redis (idempotent)."""
+def index_call(store: CallQueues, call: Call, *, moving: bool = False) -> bool:
+    """Put a waiting call's committed place into Redis (idempotent). A call already waiting
+    elsewhere in Redis (a callback accepted from the ARM queue) moves there atomically."""
     if call.queue is None or call.enqueued_at is None or call.deadline is None:
         return False
+    queue, priority, enqueued_at, deadline = (
+        call.queue,
+        call.priority,
+        call.enqueued_at,
+        call.deadline,
+    )
     try:
-        store.enqueue(
+        moved = moving and store.move(
             call_id=call.id,
-            queue=call.queue,
-            priority=call.priority,
-            enqueued_at=call.enqueued_at,
-            deadline=call.deadline,
+            queue=queue,
+            priority=priority,
+            enqueued_at=enqueued_at,
+            deadline=deadline,
         )
+        if not moved:
+            store.enqueue(
+                call_id=call.id,
+                queue=queue,
+                priority=priority,
+                enqueued_at=enqueued_at,
+                deadline=deadline,
+            )
     except redis.RedisError as exc:
         log.error("call %s committed as waiting but not indexed (Redis: %s)", call.id, exc)
         return False

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from callflow.models import Call
 from callflow.states import HELD, WAITING, CallStatus
-from runtime.clock import now
+from runtime.clock import now, to_ms
 
 from .store import CallQueues, QueueEntry
 
@@ -69,8 +69,8 @@ def _place(entry: QueueEntry) -> tuple[str, str, int, int, str | None]:
     return (
         entry.queue,
         entry.priority,
-        int(entry.enqueued_at.timestamp() * 1000),
-        int(entry.deadline.timestamp() * 1000),
+        to_ms(entry.enqueued_at),
+        to_ms(entry.deadline),
         entry.agent_id,
     )
 

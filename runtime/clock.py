@@ -26,12 +26,24 @@ def now_ms() -> int:
     return to_ms(now())
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
 def to_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
+    """Exact integer milliseconds (float `timestamp() * 1000` can land one ms short)."""
+    if moment.tzinfo is None:
+        raise ValueError("to_ms needs a timezone-aware datetime")
+    return (moment - EPOCH) // _MS
 
 
 def from_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+def truncate_ms(moment: datetime) -> datetime:
+    """The moment without its sub-millisecond part: what Redis scores can hold exactly."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def set_clock(source: Callable[[], datetime] | None) -> None:

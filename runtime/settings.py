@@ -72,6 +72,8 @@ class Settings:
     twilio_auth_token: str | None = None
     twilio_api_base_url: str = "https://api.twilio.com"
     twilio_validate_signature: bool = True
+    #: True when no Twilio account is configured: the built-in emulator stands in for Twilio.
+    emulator_mode: bool = False
     lease_seconds: int = 30
     # Lines: the dialled number picks the line; an unknown number is the public line.
     public_numbers: tuple[str, ...] = ("+33199000015",)
@@ -118,6 +120,7 @@ class Settings:
             "TWILIO_AUTH_TOKEN": ("twilio_auth_token", str),
             "TWILIO_API_BASE_URL": ("twilio_api_base_url", lambda v: str(v).rstrip("/")),
             "TWILIO_VALIDATE_SIGNATURE": ("twilio_validate_signature", lambda v: _flag(str(v))),
+            "TWILIO_EMULATOR": ("emulator_mode", lambda v: _flag(str(v))),
             "LEASE_SECONDS": ("lease_seconds", int),
             "SAS_PUBLIC_NUMBERS": ("public_numbers", lambda v: _numbers(str(v))),
             "SAS_PRO_NUMBERS": ("pro_numbers", lambda v: _numbers(str(v))),

@@ -1,0 +1,428 @@
+"""The waiting calls in Redis: enqueue, claim under a lease, heartbeat, release, transfer,
+expiry, removal, and the live counters — each change one atomic Lua script.
+
+Order inside a queue: a P0 (urgence vitale) always comes first; every other call is served
+earliest deadline first, whatever its priority, so an old P2 overtakes a new P1 once its
+deadline is earlier. Ties go by arrival (`enqueued_at`), then call id. The deadline is the
+caller's (enqueue time plus the target wait of the priority, `queues.policy`).
+
+Encoding: each queue is a sorted set whose score is the deadline in ms (plus 10^13 for every
+priority but P0, so P0s form a band of their own ahead of the rest; still exact as a double)
+and whose member is `<enqueued ms, 15 digits>:<call id, 19 digits>`, so equal scores sort by
+arrival then id. A claimed call keeps its score and member, and so goes back to exactly its
+place on release or expiry. Per-queue counts by priority and a set by time of entry are kept
+by the same scripts, so a snapshot never scans a queue.
+
+The database is the record; this is the fast index, rebuilt from it (`queues.reconcile`) when
+the generation marker shows Redis came back empty. Times are ms since the epoch, UTC.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from .keys import SERVICE_PREFIX, QueueKeys
+
+QUEUES = ("arm", "callback", "amu", "liberal")
+PRIORITIES = ("P0", "P1", "P2", "P3", "NR")
+
+#: Score offset of every priority but P0. Deadlines must stay below it (year 2286).
+NON_P0_BAND = 10**13
+_MAX_ENQUEUED_MS = 10**15  # 15 digits in the member
+_MAX_CALL_ID = 10**19  # 19 digits in the member
+_LOAD_BATCH = 500
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+_SCRIPTS = Path(__file__).with_name("scripts")
+#: Scripts that work on a call's place get `common.lua` (the key layout and helpers) first.
+_WITH_COMMON = (
+    "enqueue",
+    "remove",
+    "move",
+    "claim",
+    "heartbeat",
+    "release",
+    "transfer",
+    "expire",
+    "finish",
+    "load",
+    "position",
+)
+_STANDALONE = ("ordered", "snapshot", "generation")
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """A call's place: waiting in `queue`, or held by `agent_id` until `lease_expires_at`."""
+
+    call_id: int
+    queue: str
+    priority: str
+    enqueued_at: datetime
+    deadline: datetime
+    agent_id: str | None = None
+    lease_expires_at: datetime | None = None
+
+    @property
+    def held(self) -> bool:
+        return self.agent_id is not None
+
+
+@dataclass(frozen=True)
+class QueueSnapshot:
+    """One queue at a glance: waiting calls by priority (every priority present) and the
+    entry time of the caller who has waited longest in it."""
+
+    waiting: dict[str, int]
+    oldest_enqueued_at: datetime | None
+
+
+class ClaimRefused(Exception):
+    """The agent already holds a call (an agent holds at most one): the API answers 409."""
+
+    def __init__(self, agent_id: str, entry: QueueEntry | None) -> None:
+        super().__init__(f"agent {agent_id} already holds a call")
+        self.agent_id = agent_id
+        self.entry = entry
+
+    @property
+    def call_id(self) -> int | None:
+        return self.entry.call_id if self.entry else None
+
+
+@cache
+def _script_source(name: str) -> str:
+    body = (_SCRIPTS / f"{name}.lua").read_text(encoding="utf-8")
+    if name in _WITH_COMMON:
+        return (_SCRIPTS / "common.lua").read_text(encoding="utf-8") + "\n" + body
+    return body
+
+
+def _text(value: Any) -> str:
+    """Replies come as bytes or str, whether or not the client decodes responses."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _ms(moment: datetime, what: str) -> int:
+    # Integer arithmetic, not `timestamp() * 1000`: the float product can land just under a
+    # whole millisecond and truncate to the one before, moving a call out of its place.
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware")
+    return (moment - _EPOCH) // _MS
+
+
+def _datetime(ms: int) -> datetime:
+    # `runtime.clock.from_ms` goes through a float too; this stays exact for every score.
+    return _EPOCH + ms * _MS
+
+
+def _check_queue(queue: str) -> str:
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}")
+    return queue
+
+
+def _check_call_id(call_id: int) -> str:
+    if isinstance(call_id, bool) or not isinstance(call_id, int):
+        raise ValueError(f"call id must be an int, not {call_id!r}")
+    if not 0 <= call_id < _MAX_CALL_ID:
+        raise ValueError(f"call id out of range: {call_id}")
+    return str(call_id)
+
+
+def _check_agent(agent_id: str) -> str:
+    if not isinstance(agent_id, str) or not agent_id:
+        raise ValueError(f"agent id must be a non-empty str, not {agent_id!r}")
+    return agent_id
+
+
+def _lease_ms(lease_seconds: float) -> int:
+    if not lease_seconds > 0:
+        raise ValueError(f"lease_seconds must be positive, not {lease_seconds!r}")
+    return max(1, round(lease_seconds * 1000))
+
+
+def _pack(
+    call_id: int, queue: str, priority: str, enqueued_at: datetime, deadline: datetime
+) -> str:
+    """The waiting form of an entry, validated (see `common.lua` for the format)."""
+    _check_call_id(call_id)
+    _check_queue(queue)
+    if priority not in PRIORITIES:
+        raise ValueError(f"unknown priority {priority!r}")
+    enqueued_ms = _ms(enqueued_at, "enqueued_at")
+    deadline_ms = _ms(deadline, "deadline")
+    if not 0 <= enqueued_ms < _MAX_ENQUEUED_MS:
+        raise ValueError(f"enqueued_at out of range: {enqueued_at}")
+    if not 0 <= deadline_ms < NON_P0_BAND:
+        raise ValueError(f"deadline out of range: {deadline}")
+    score = deadline_ms if priority == "P0" else NON_P0_BAND + deadline_ms
+    return f"{queue}|{priority}|{score}|{enqueued_ms:015d}:{call_id:019d}"
+
+
+def _unpack(packed: Any) -> QueueEntry:
+    queue, priority, score, member, *held = _text(packed).split("|", 5)
+    deadline_ms = int(score) - (0 if priority == "P0" else NON_P0_BAND)
+    return QueueEntry(
+        call_id=int(member[16:]),
+        queue=queue,
+        priority=priority,
+        enqueued_at=_datetime(int(member[:15])),
+        deadline=_datetime(deadline_ms),
+        agent_id=held[1] if held else None,
+        lease_expires_at=_datetime(int(held[0])) if held else None,
+    )
+
+
+class CallQueues:
+    """The four queues of the service (`arm`, `callback`, `amu`, `liberal`) in one Redis.
+
+    Safe to share between threads (redis-py pools its connections). Constructing it does no
+    I/O. Every method may raise `redis.RedisError`; none retries on its own.
+    """
+
+    def __init__(self, client: redis.Redis, *, prefix: str = SERVICE_PREFIX) -> None:
+        self._client = client
+        self.keys = QueueKeys(prefix)
+        self._layouts: dict[tuple[str, ...], tuple[list[str], str]] = {}
+        self._scripts = {
+            name: client.register_script(_script_source(name))
+            for name in (*_WITH_COMMON, *_STANDALONE)
+        }
+
+    def _change(self, name: str, queues: Sequence[str], *args: str | int) -> Any:
+        """Run a script of `common.lua`'s family with the keys of `queues` only: every key
+        costs encoding on each call, so a script gets the queues it may touch, all four only
+        when the call's queue is not known beforehand."""
+        layout = self._layouts.get(tuple(queues))
+        if layout is None:
+            layout = (self.keys.layout(queues), " ".join(queues))
+            self._layouts[tuple(queues)] = layout
+        keys, names = layout
+        return self._scripts[name](keys=keys, args=[names, *args])
+
+    # -- waiting ---------------------------------------------------------------------------
+
+    def enqueue(
+        self, *, call_id: int, queue: str, priority: str, enqueued_at: datetime, deadline: datetime
+    ) -> bool:
+        """Put a call in `queue`; False (and nothing changes) when it is already waiting or
+        held anywhere: a call is in at most one place."""
+        packed = _pack(call_id, queue, priority, enqueued_at, deadline)
+        return bool(self._change("enqueue", (queue,), str(call_id), packed))
+
+    def remove(self, *, call_id: int) -> QueueEntry | None:
+        """Take a waiting call out of its queue (the caller hung up); returns the entry it had,
+        or None when it was not waiting (a held call is left to `finish` or `release`)."""
+        packed = self._change("remove", QUEUES, _check_call_id(call_id))
+        return _unpack(packed) if packed else None
+
+    def move(
+        self, *, call_id: int, queue: str, priority: str, enqueued_at: datetime, deadline: datetime
+    ) -> bool:
+        """Give a waiting call a new place (another queue, priority or deadline) in one step,
+        e.g. an ARM caller who accepts a callback. False when it is not waiting."""
+        packed = _pack(call_id, queue, priority, enqueued_at, deadline)
+        return bool(self._change("move", QUEUES, str(call_id), packed))
+
+    # -- leases ----------------------------------------------------------------------------
+
+    def claim(
+        self, *, queues: Sequence[str], agent_id: str, now: datetime, lease_seconds: float
+    ) -> QueueEntry | None:
+        """Take the best waiting call across `queues` for `agent_id`, under a lease until
+        now + lease_seconds. None when nothing waits there.
+
+        Raises `ClaimRefused` when the agent already holds a call (even one whose lease has
+        run out but which `expire_leases` has not yet returned).
+        """
+        _check_agent(agent_id)
+        allowed = list(dict.fromkeys(_check_queue(q) for q in queues))
+        if not allowed:
+            raise ValueError("claim needs at least one queue")
+        expiry = _ms(now, "now") + _lease_ms(lease_seconds)
+        reply = self._change("claim", allowed, agent_id, expiry)
+        outcome = _text(reply[0])
+        if outcome == "claimed":
+            return _unpack(reply[2])
+        if outcome == "held":
+            raise ClaimRefused(agent_id, _unpack(reply[2]) if reply[2] else None)
+        return None
+
+    def heartbeat(
+        self, *, call_id: int, agent_id: str, now: datetime, lease_seconds: float
+    ) -> bool:
+        """Extend the lease to now + lease_seconds if `agent_id` holds the call and the lease
+        has not run out (a lease is alive while now < expiry)."""
+        expiry = _ms(now, "now") + _lease_ms(lease_seconds)
+        return bool(
+            self._change(
+                "heartbeat",
+                (),
+                _check_call_id(call_id),
+                _check_agent(agent_id),
+                _ms(now, "now"),
+                expiry,
+            )
+        )
+
+    def release(self, *, call_id: int, agent_id: str) -> QueueEntry | None:
+        """Give a held call back to its queue, in its own place, if `agent_id` holds it.
+        Returns the entry as it now waits, or None (and nothing changes)."""
+        packed = self._change("release", QUEUES, _check_call_id(call_id), _check_agent(agent_id))
+        return _unpack(packed) if packed else None
+
+    def transfer(
+        self,
+        *,
+        call_id: int,
+        agent_id: str,
+        queue: str,
+        priority: str,
+        enqueued_at: datetime,
+        deadline: datetime,
+    ) -> bool:
+        """End `agent_id`'s lease on the call and queue it at a new place, in one step
+        (escalation to a regulator). False when the agent does not hold it."""
+        packed = _pack(call_id, queue, priority, enqueued_at, deadline)
+        return bool(
+            self._change("transfer", (queue,), str(call_id), _check_agent(agent_id), packed)
+        )
+
+    def expire_leases(self, *, now: datetime, limit: int = 100) -> list[QueueEntry]:
+        """Return every lease run out by `now` (expiry <= now; at most `limit`, earliest
+        first) to its own place. Returns those calls as they were held, `agent_id` and
+        `lease_expires_at` naming the lease that ran out; call again while it returns `limit`."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        reply = self._change("expire", QUEUES, _ms(now, "now"), limit)
+        return [_unpack(reply[i + 1]) for i in range(0, len(reply), 2)]
+
+    def finish(self, *, call_id: int) -> QueueEntry | None:
+        """The call leaves the system (done, abandoned, failed): its queue entry or lease and
+        all its data go. Returns what it had, or None when it had nothing (idempotent)."""
+        packed = self._change("finish", QUEUES, _check_call_id(call_id))
+        return _unpack(packed) if packed else None
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def entry(self, call_id: int) -> QueueEntry | None:
+        """The call's place, waiting or held, or None when it has none."""
+        packed = self._client.hget(self.keys.entries, _check_call_id(call_id))
+        return _unpack(packed) if packed else None
+
+    def holder(self, call_id: int) -> str | None:
+        """The agent holding the call, or None."""
+        found = self.entry(call_id)
+        return found.agent_id if found else None
+
+    def held_by(self, agent_id: str) -> int | None:
+        """The call `agent_id` holds, or None."""
+        call_id = self._client.hget(self.keys.agents, _check_agent(agent_id))
+        return int(call_id) if call_id is not None else None
+
+    def position(self, call_id: int) -> int | None:
+        """1-based rank of a waiting call in its queue; None when it is not waiting."""
+        rank = self._change("position", QUEUES, _check_call_id(call_id))
+        return int(rank) + 1 if rank is not None else None
+
+    def ordered(self, queue: str, limit: int = 100) -> list[QueueEntry]:
+        """The first `limit` waiting calls of `queue`, in service order."""
+        return self._range(queue, limit, ("-inf", "+inf"))
+
+    def overdue(self, queue: str, *, now: datetime, limit: int = 100) -> list[QueueEntry]:
+        """Waiting calls of `queue` whose deadline has come (deadline <= now), in service
+        order, at most `limit`: two bounded range reads, no scan."""
+        now_ms = _ms(now, "now")
+        return self._range(
+            queue, limit, ("-inf", str(now_ms)), (str(NON_P0_BAND), str(NON_P0_BAND + now_ms))
+        )
+
+    def _range(self, queue: str, limit: int, *bands: tuple[str, str]) -> list[QueueEntry]:
+        if limit < 1:
+            return []
+        args: list[str | int] = [limit]
+        for low, high in bands:
+            args += [low, high]
+        reply = self._scripts["ordered"](
+            keys=[self.keys.entries, self.keys.waiting(_check_queue(queue))], args=args
+        )
+        return [_unpack(packed) for packed in reply]
+
+    def snapshot(self) -> dict[str, QueueSnapshot]:
+        """Every queue's waiting counts by priority and oldest entry time, in one round trip
+        whose cost does not grow with the number of waiting calls."""
+        keys = [self.keys.counts(q) for q in QUEUES] + [self.keys.entered(q) for q in QUEUES]
+        reply = self._scripts["snapshot"](keys=keys, args=[])
+        result = {}
+        for queue, (flat, oldest) in zip(QUEUES, reply, strict=True):
+            waiting = dict.fromkeys(PRIORITIES, 0)
+            for i in range(0, len(flat), 2):
+                waiting[_text(flat[i])] = max(0, int(flat[i + 1]))
+            oldest_text = _text(oldest)
+            result[queue] = QueueSnapshot(
+                waiting=waiting,
+                oldest_enqueued_at=_datetime(int(float(oldest_text))) if oldest_text else None,
+            )
+        return result
+
+    def dump(self) -> list[QueueEntry]:
+        """Every waiting and held entry, by call id (for the drift check against the
+        database). One HGETALL: O(n), for administration, not for the hot path."""
+        everything = self._client.hgetall(self.keys.entries)
+        return sorted((_unpack(v) for v in everything.values()), key=lambda e: e.call_id)
+
+    # -- generation and rebuild ------------------------------------------------------------
+
+    def generation(self) -> str | None:
+        """The token set when this index was built; None means Redis lost it (restarted
+        empty, or cleared) and the index must be rebuilt from the database."""
+        token = self._client.get(self.keys.generation)
+        return _text(token) if token is not None else None
+
+    def ensure_generation(self) -> tuple[str, bool]:
+        """Set the generation marker unless there is one: (token, created_now)."""
+        token, created = self._scripts["generation"](
+            keys=[self.keys.generation], args=[secrets.token_hex(16)]
+        )
+        return _text(token), bool(int(created))
+
+    def clear_all(self) -> None:
+        """Delete the whole index, generation marker included (one atomic DEL), leaving Redis
+        as after an empty restart. Wait-estimate history (`answers`) is kept."""
+        self._client.delete(*self.keys.index(QUEUES))
+
+    def load(self, entries: Iterable[QueueEntry]) -> int:
+        """Put entries back in bulk, waiting or held (rebuild from the database), in atomic
+        batches. Calls already indexed are left as they are. Returns how many were loaded."""
+        pairs: list[str] = []
+        seen: set[int] = set()
+        agents: set[str] = set()
+        for item in entries:
+            packed = _pack(item.call_id, item.queue, item.priority, item.enqueued_at, item.deadline)
+            if item.call_id in seen:
+                raise ValueError(f"call {item.call_id} given twice")
+            seen.add(item.call_id)
+            if (item.agent_id is None) != (item.lease_expires_at is None):
+                raise ValueError(f"call {item.call_id}: agent_id and lease_expires_at go together")
+            if item.agent_id is not None and item.lease_expires_at is not None:
+                if _check_agent(item.agent_id) in agents:
+                    raise ValueError(f"agent {item.agent_id} would hold two calls")
+                agents.add(item.agent_id)
+                packed += f"|{_ms(item.lease_expires_at, 'lease_expires_at')}|{item.agent_id}"
+            pairs += [str(item.call_id), packed]
+        loaded = 0
+        step = 2 * _LOAD_BATCH
+        for start in range(0, len(pairs), step):
+            reply = self._change("load", QUEUES, *pairs[start : start + step])
+            loaded += int(reply[0])
+        return loaded
