@@ -47,6 +47,24 @@
     return "Appel en cours (" + call.status + ").";
   }
 
+  const SILENT = new Set(["gather", "gather-result", "dequeue", "pause", "input-ignored",
+    "dial-result"]);
+
+  function narrate(entry) {
+    switch (entry.kind) {
+      case "say": return entry.text;
+      case "pressed": return "▶ Vous tapez " + entry.digits;
+      case "spoke": return "▶ Vous dites : « " + entry.text + " »";
+      case "enqueue": return "(mise en attente)";
+      case "bridged": return "(en communication avec " + entry.party + ")";
+      case "unbridged": return "(fin de la communication)";
+      case "hangup": return "(appel terminé)";
+      case "play": return "(musique d'attente)";
+      default:
+        return SILENT.has(entry.kind) ? null : entry.text || "(" + entry.kind + ")";
+    }
+  }
+
   async function refresh() {
     if (!callSid) { return; }
     const answer = await fetch(api + "/" + encodeURIComponent(callSid));
@@ -60,8 +78,10 @@
       const time = document.createElement("span");
       time.className = "time";
       time.textContent = "+" + Math.round(entry.t || entry.at_s || 0) + " s";
+      const line = narrate(entry);
+      if (!line) { continue; }
       item.appendChild(time);
-      item.appendChild(document.createTextNode(entry.text || entry.kind || ""));
+      item.appendChild(document.createTextNode(line));
       transcript.appendChild(item);
     }
     if (statusLine.textContent === "Appel terminé.") { stop(); }
