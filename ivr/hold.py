@@ -137,7 +137,10 @@ def queue_exit(session: Session, settings: Settings, *, call_sid: str, result: s
     if call is not None and call.status == CallStatus.CALLBACK_PENDING:
         return twiml.hangup(settings, prompts.CALLBACK_ACCEPTED)
     if call is not None and call.status in WAITING:
-        # The caller left the Twilio queue but still waits for us: park them again.
-        return twiml.enqueue(settings, queue=call.queue or "arm", text=None)
+        # The caller left the Twilio queue but still waits for us: park them again (in the
+        # spill queue when theirs is full, so the answer cannot loop).
+        return twiml.enqueue(
+            settings, queue=call.queue or "arm", text=None, spill=result == "queue-full"
+        )
     log.warning("call %s left the Twilio queue with %s", call_sid, result)
     return twiml.safe_path(settings)

@@ -51,13 +51,18 @@ def hangup(settings: Settings, text: str | None = None) -> Response:
     return xml(response)
 
 
-def enqueue(settings: Settings, *, queue: str, text: str | None) -> Response:
+#: Where callers go when a Twilio queue is full (Twilio caps a queue at 5,000 callers): the
+#: service's order does not depend on which Twilio queue a caller is parked in.
+SPILL_SUFFIX = "-spill"
+
+
+def enqueue(settings: Settings, *, queue: str, text: str | None, spill: bool = False) -> Response:
     """Park the caller in the Twilio queue; the service decides who is served first."""
     response = VoiceResponse()
     if text:
         say(response, settings, text)
     response.enqueue(
-        TWILIO_QUEUES[queue],
+        TWILIO_QUEUES[queue] + (SPILL_SUFFIX if spill else ""),
         wait_url=webhook_url(settings, "voice.hold"),
         wait_url_method="POST",
         action=webhook_url(settings, "voice.queue_exit"),

@@ -214,9 +214,14 @@ def test_hang_up_in_the_ivr_is_abandoned_in_the_ivr(app, twilio):
 
 @pytest.mark.parametrize(
     "result,expected",
-    [("hangup", []), ("redirected", []), ("bridged", ["Hangup"]),
-     ("redirected-from-waiting-url", ["Enqueue"]), ("queue-full", ["Enqueue"]),
-     ("error", ["Enqueue"])],
+    [
+        ("hangup", []),
+        ("redirected", []),
+        ("bridged", ["Hangup"]),
+        ("redirected-from-waiting-url", ["Enqueue"]),
+        ("queue-full", ["Enqueue"]),
+        ("error", ["Enqueue"]),
+    ],
 )
 def test_leaving_the_twilio_queue_never_strands_a_waiting_caller(app, twilio, result, expected):
     sid = new_sid()
@@ -224,3 +229,5 @@ def test_leaving_the_twilio_queue_never_strands_a_waiting_caller(app, twilio, re
     press(twilio, sid, digits="2")
     root = twiml(twilio.post("/twilio/voice/queue-exit", call_params(sid, QueueResult=result)))
     assert verbs(root) == expected
+    if result == "queue-full":
+        assert root.find("Enqueue").text == "sas-arm-spill"
