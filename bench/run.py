@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,13 +28,25 @@ def _machine() -> str:
 
 
 def _postgres_url() -> str | None:
-    url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    """BENCH_DATABASE_URL, or a `sas_bench` database on the local PostgreSQL when one runs."""
+    url = os.environ.get("BENCH_DATABASE_URL")
     if url:
         return url
-    probe = subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"], check=False)
-    return (
-        "postgresql+psycopg://postgres@127.0.0.1:5432/sas_test" if probe.returncode == 0 else None
-    )
+    try:
+        import psycopg
+
+        with psycopg.connect(
+            "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True, connect_timeout=2
+        ) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = 'sas_bench'"
+            ).fetchone()
+            if not exists:
+                conn.execute("CREATE DATABASE sas_bench")
+    except Exception as exc:  # no PostgreSQL here: the SQLite figures stand alone
+        print(f"no PostgreSQL for the benchmarks ({type(exc).__name__}): SQLite only")
+        return None
+    return "postgresql+psycopg://postgres@127.0.0.1:5432/sas_bench"
 
 
 def main() -> None:
