@@ -53,13 +53,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from callflow import models as _call_models  # noqa: F401  (tables for migrations)
     from callflow.telephony.demo.views import demo
     from dashboards.health import health
+    from dashboards.views import dashboards
+    from ivr.connect import connect
     from ivr.views import voice
     from queues.cli import queues_cli
+    from regulation import init_app as init_regulation
+    from simulator.cli import sim_cli
 
     app.register_blueprint(voice)
     app.register_blueprint(health)
     app.register_blueprint(demo)
+    app.register_blueprint(dashboards)
+    app.register_blueprint(connect)
     app.cli.add_command(queues_cli)
+    app.cli.add_command(sim_cli)
+    init_regulation(app, config)
     return app
 
 

@@ -50,14 +50,17 @@ def _postgres_url() -> str | None:
 
 
 def main() -> None:
+    import bench.dashboard_ops as dashboard_ops
     import bench.queue_ops as queue_ops
     import bench.webhook_latency as webhook_latency
 
     server = EmbeddedRedis().start()
+    postgres = _postgres_url()
     try:
         sections = [
             queue_ops.run(server.url),
-            webhook_latency.run(server.url, calls=1000, postgres_url=_postgres_url()),
+            webhook_latency.run(server.url, calls=1000, postgres_url=postgres),
+            dashboard_ops.run(server.url, postgres),
         ]
     finally:
         server.stop()

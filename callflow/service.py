@@ -6,6 +6,7 @@ status change and its event land together or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,26 @@ from .states import CallStatus, check_move
 
 class CallNotFound(LookupError):
     pass
+
+
+#: Told, after the commit, when a call leaves its agent without the agent acting: the caller
+#: hung up (`caller_hung_up`) or the agent's lease ran out (`lease_expired`).
+#: `regulation` registers the follow-ups (presence, putting the caller back on hold).
+AgentFreedListener = Callable[[Session, "Call", int, str], None]
+_agent_freed_listeners: list[AgentFreedListener] = []
+
+
+def on_agent_freed(listener: AgentFreedListener) -> None:
+    if listener not in _agent_freed_listeners:
+        _agent_freed_listeners.append(listener)
+
+
+def agent_freed(session: Session, call: Call, *, agent_id: int | None, reason: str) -> None:
+    """Tell the listeners that `agent_id` no longer holds `call` (call after committing)."""
+    if agent_id is None:
+        return
+    for listener in list(_agent_freed_listeners):
+        listener(session, call, agent_id, reason)
 
 
 def get_call(session: Session, *, call_id: int, for_update: bool = False) -> Call:

@@ -33,7 +33,18 @@ HELD: frozenset[CallStatus] = frozenset({S.WITH_ARM, S.WITH_REGULATOR})
 MOVES: dict[CallStatus, frozenset[CallStatus]] = {
     S.IVR: frozenset({S.QUEUED_ARM, S.QUEUED_REGULATION, S.OVERFLOWED, S.ABANDONED, S.FAILED}),
     S.QUEUED_ARM: frozenset({S.WITH_ARM, S.CALLBACK_PENDING, S.ABANDONED, S.FAILED}),
-    S.WITH_ARM: frozenset({S.QUEUED_ARM, S.QUEUED_REGULATION, S.COMPLETED, S.ABANDONED, S.FAILED}),
+    # -> CALLBACK_PENDING: a callback taken by an ARM goes back to the callback queue
+    # (released, lease expired, the patient did not answer).
+    S.WITH_ARM: frozenset(
+        {
+            S.QUEUED_ARM,
+            S.QUEUED_REGULATION,
+            S.CALLBACK_PENDING,
+            S.COMPLETED,
+            S.ABANDONED,
+            S.FAILED,
+        }
+    ),
     S.QUEUED_REGULATION: frozenset({S.WITH_REGULATOR, S.CALLBACK_PENDING, S.ABANDONED, S.FAILED}),
     S.WITH_REGULATOR: frozenset(
         {S.QUEUED_REGULATION, S.COMPLETED, S.CALLBACK_PENDING, S.ABANDONED, S.FAILED}

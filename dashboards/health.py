@@ -1,7 +1,8 @@
 """Liveness, readiness and Prometheus metrics.
 
 `/readyz` answers 503 when the database or Redis cannot be reached. `/metrics` reads the
-queue counters kept by the queue scripts (no scan of any queue).
+queue counters kept by the queue scripts (no scan of any queue), and the agents of each role
+by status (`sas_agents`, one grouped query over the staff).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_lat
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from dashboards.room import agents_by_role
 from queues.access import call_queues
 from runtime.clock import now
-from runtime.db import db
+from runtime.db import db, session
 from runtime.redis_conn import current_redis
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,9 @@ QUEUE_OLDEST = Gauge(
     "sas_queue_oldest_wait_seconds", "Longest current wait in the queue", ["queue"]
 )
 REDIS_UP = Gauge("sas_redis_up", "1 when Redis answered the last scrape")
+AGENTS = Gauge(
+    "sas_agents", "Active staff of the agent roles, by role and status", ["role", "status"]
+)
 
 
 @health.get("/healthz")
@@ -71,4 +76,11 @@ def metrics() -> Response:
     except redis.RedisError as exc:
         log.warning("metrics without queue figures (Redis: %s)", exc)
         REDIS_UP.set(0)
+    try:
+        for role, statuses in agents_by_role(session()).items():
+            for status, count in statuses.items():
+                AGENTS.labels(role, status).set(count)
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log.warning("metrics without agent figures (database: %s)", type(exc).__name__)
     return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)

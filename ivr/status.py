@@ -12,7 +12,7 @@ from typing import Any
 from flask import Response
 from sqlalchemy.orm import Session
 
-from callflow.service import find_call, move, open_call, record_event
+from callflow.service import agent_freed, find_call, move, open_call, record_event
 from callflow.states import HELD, WAITING, CallStatus, is_terminal
 from queues.placement import unindex_call
 from queues.store import CallQueues
@@ -88,6 +88,7 @@ def call_ended(
         )
         session.commit()
         unindex_call(store, call)
+        agent_freed(session, call, agent_id=agent, reason="caller_hung_up")
     else:
         # callback_pending: the caller's line ended as agreed; the callback stays due.
         record_event(session, call, type="caller_line_ended", data=details)

@@ -44,37 +44,48 @@ def test_every_key_of_the_queues_shares_one_slot(redis_client):
         keys.QueueKeys("oops{x}")
 
 
+def _start_cluster_node() -> tuple[subprocess.Popen[bytes], redis.Redis, str]:
+    """One cluster-mode redis-server on a free port; a port taken in between is retried."""
+    for _ in range(5):
+        port = free_port()
+        folder = tempfile.mkdtemp(prefix="sas-cluster-")
+        options = {
+            "bind": "127.0.0.1",
+            "port": str(port),
+            "cluster-enabled": "yes",
+            "cluster-config-file": f"{folder}/nodes.conf",
+            "save": "",
+            "appendonly": "no",
+            "dir": folder,
+        }
+        args = [redis_server_binary()]
+        for name, value in options.items():
+            args += [f"--{name}", value]
+        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(host="127.0.0.1", port=port, decode_responses=True)
+        deadline = time.monotonic() + 20
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                client.ping()
+                return process, client, folder
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        client.close()
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
+    raise RuntimeError("no cluster-mode redis-server would start")
+
+
 @pytest.fixture(scope="module")
 def cluster_client() -> Iterator[redis.Redis]:
     """A one-node Redis Cluster owning every slot, started and stopped here."""
-    port = free_port()
-    folder = tempfile.mkdtemp(prefix="sas-cluster-")
-    options = {
-        "bind": "127.0.0.1",
-        "port": str(port),
-        "cluster-enabled": "yes",
-        "cluster-config-file": f"{folder}/nodes.conf",
-        "save": "",
-        "appendonly": "no",
-        "dir": folder,
-    }
-    args = [redis_server_binary()]
-    for name, value in options.items():
-        args += [f"--{name}", value]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(port=port, decode_responses=True)
+    process, client, folder = _start_cluster_node()
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
         client.execute_command("CLUSTER ADDSLOTS", *range(16384))
         # a new cluster node waits a moment (about 2 s) before it declares itself ok
+        deadline = time.monotonic() + 20
         while client.cluster("INFO").get("cluster_state") != "ok":
             if time.monotonic() > deadline:
                 raise RuntimeError("the one-node cluster never came up")
