@@ -86,6 +86,8 @@ def _start_emulator(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
 
 
 def main() -> int:
+    # `kill` (SIGTERM) stops everything as Ctrl-C does: the `finally` below runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     env = dict(os.environ)
     port = int(env.get("PORT", "5000"))
     children: list[subprocess.Popen[bytes]] = []
