@@ -83,7 +83,7 @@ def test_arm_then_regulator_in_the_browser(live_stack, page):
 
     log_in(page, base, "arm.dupont")
     page.wait_for_url(re.compile(r"/console/arm$"))
-    page.get_by_text("Softphone (émulateur) prêt").wait_for(timeout=10_000)
+    page.locator("#softphone", has_text="Softphone (émulateur)").wait_for(timeout=10_000)
     page.get_by_role("button", name="Disponible").click()
     page.locator("#presence", has_text="Disponible").wait_for(timeout=5_000)
     take = page.get_by_role("button", name="Prendre l'appel suivant")
@@ -92,6 +92,8 @@ def test_arm_then_regulator_in_the_browser(live_stack, page):
     page.locator("#call-number", has_text="06 12 34 56 78").wait_for(timeout=10_000)
     page.locator("#clock", has_text="cible").wait_for(timeout=5_000)
     wait_for(lambda: (the_call(live_stack, caller) or Call()).answered_at is not None)
+    # The emulator softphone shows the connected caller.
+    page.locator("#softphone", has_text="en ligne avec +33612345678").wait_for(timeout=10_000)
 
     page.get_by_label("Adresse", exact=True).fill("3 place Bellecour, Lyon")
     page.get_by_label("Code postal").fill("69002")

@@ -276,6 +276,23 @@
     api("POST", "/demo/api/clients/" + encodeURIComponent(identity)).then(function (result) {
       $("softphone").textContent = result.status < 300 ? "Softphone (émulateur) prêt : " + identity
         : "Softphone indisponible";
+      if (result.status < 300) { window.setInterval(showSoftphone, 1500); }
+    });
+  }
+
+  // In emulator mode the softphone line says who is on the line with this agent.
+  function showSoftphone() {
+    api("GET", "/demo/api/clients/" + encodeURIComponent(identity)).then(function (result) {
+      if (result.status !== 200 || !result.body) { return; }
+      var connected = result.body.connected || [];
+      var ringing = result.body.ringing || [];
+      var text = "Softphone (émulateur) : libre";
+      if (connected.length) {
+        text = "Softphone (émulateur) : en ligne avec " + (connected[0].other_party || connected[0].from);
+      } else if (ringing.length) {
+        text = "Softphone (émulateur) : sonne, appel de " + ringing[0].from;
+      }
+      $("softphone").textContent = text;
     });
   }
 
