@@ -46,3 +46,37 @@ def call_params(
     }
     params.update(extra)
     return params
+
+
+def wait_for(check: Any, timeout: float = 10.0) -> Any:
+    """Poll `check` until it returns something true (returned), or fail after `timeout`."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def call_row(stack: Any, sid: str) -> Any:
+    """The service's record of a call placed on a live stack, detached from its session."""
+    from sqlalchemy import select
+
+    from callflow.models import Call
+    from runtime.db import db
+
+    with stack.app.app_context():
+        call = db.session.scalars(select(Call).where(Call.call_sid == sid)).first()
+        if call is not None:
+            db.session.expunge(call)
+        db.session.remove()
+        return call
+
+
+def heard(stack: Any, sid: str) -> str:
+    """Everything the caller has heard so far, from the emulator's transcript."""
+    return " ".join(str(e.get("text", "")) for e in stack.call(sid)["transcript"])

@@ -6,7 +6,6 @@ it in the queue, takes it and decides. At 1366×768, the main actions by keyboar
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from callflow.models import Call
 from regulation.auth import create_staff
 from runtime.db import db
 from tests.conftest import LiveStack
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -27,17 +27,6 @@ PASSWORD = "motdepasse-solide"
 @pytest.fixture()
 def app_config() -> dict[str, Any]:
     return {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "64"}
-
-
-def wait_for(check: Any, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def account(stack: LiveStack, username: str, role: str) -> None:

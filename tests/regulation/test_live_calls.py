@@ -4,17 +4,16 @@ agents' softphones answer. Staff calls go over real HTTP to the served app."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import select
 
 from callflow.models import Call
 from regulation.auth import create_staff, issue_token
 from runtime.db import db
 from tests.conftest import LiveStack
+from tests.helpers import call_row, heard, wait_for
 
 from .conftest import CHEAP_HASHES, PASSWORD, QUALIFICATION
 
@@ -22,17 +21,6 @@ from .conftest import CHEAP_HASHES, PASSWORD, QUALIFICATION
 @pytest.fixture()
 def app_config() -> dict[str, Any]:
     return {**CHEAP_HASHES, "AGENT_RING_TIMEOUT_S": "20"}
-
-
-def wait_for(check: Any, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 class Agent:
@@ -52,19 +40,6 @@ class Agent:
 
     def call(self, method: str, path: str, body: Any = None) -> requests.Response:
         return self.http.request(method, self.base + path, json=body, timeout=10)
-
-
-def call_row(stack: LiveStack, sid: str) -> Call | None:
-    with stack.app.app_context():
-        call = db.session.scalars(select(Call).where(Call.call_sid == sid)).first()
-        if call is not None:
-            db.session.expunge(call)
-        db.session.remove()
-        return call
-
-
-def heard(stack: LiveStack, sid: str) -> str:
-    return " ".join(str(e.get("text", "")) for e in stack.call(sid)["transcript"])
 
 
 def queued(stack: LiveStack, sid: str, name: str) -> bool:
