@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint install browser
+.PHONY: run test bench load lint install browser
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download cannot run here).
 CHROMIUM := /usr/bin/chromium
@@ -39,3 +39,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# The whole stack at several arrival rates, 5 minutes each (about 25 minutes in all).
+load: $(STAMP)
+	$(BIN)/python -m bench.sustained --rates 2,4,8 --minutes 5 --agents 20,6,6

@@ -34,6 +34,7 @@ class CallRecord:
     arm_answered_at: float | None = None
     arm_agent: str | None = None
     track: str | None = None
+    escalated_at: float | None = None
     regulator_answered_at: float | None = None
     regulator_agent: str | None = None
     outcome: str | None = None
@@ -269,6 +270,7 @@ class Agent(threading.Thread):
             )
             if answer.status_code == 200:
                 record.track = track
+                record.escalated_at = self.clock()
             else:
                 self.errors.append(f"escalate: {answer.status_code} {answer.text[:200]}")
             return

@@ -208,6 +208,11 @@ def summarise(result: SimResult) -> dict[str, Any]:
     records = [r for r in result.records if r.call_sid]
     answered = [r for r in records if r.arm_answered_at is not None and r.dialled_at is not None]
     arm_waits = [r.arm_answered_at - r.dialled_at for r in answered]  # type: ignore[operator]
+    regulated = [r for r in records if r.regulator_answered_at and r.escalated_at]
+    regulator_waits = [
+        r.regulator_answered_at - r.escalated_at  # type: ignore[operator]
+        for r in regulated
+    ]
     abandoned = [r for r in records if r.outcome == "abandoned_by_caller"]
     outcomes = Counter(r.outcome or "none" for r in records)
     statuses = Counter(r.final_status or "missing" for r in records)
@@ -216,14 +221,17 @@ def summarise(result: SimResult) -> dict[str, Any]:
         "answered_by_arm": len(answered),
         "answered_within_60s": share(sum(1 for w in arm_waits if w <= 60), len(records)),
         "abandoned": share(len(abandoned), len(records)),
-        "arm_wait_s": {
-            q: percentile(arm_waits, v) for q, v in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
-        },
+        "arm_wait_s": _quantiles(arm_waits),
+        "regulator_wait_s": _quantiles(regulator_waits),
         "outcomes": dict(outcomes),
         "final_statuses": dict(statuses),
         "lost": len(result.lost),
         "elapsed_s": result.elapsed_s,
     }
+
+
+def _quantiles(values: list[float]) -> dict[str, float | None]:
+    return {q: percentile(values, v) for q, v in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))}
 
 
 def render(result: SimResult) -> str:
@@ -237,6 +245,10 @@ def render(result: SimResult) -> str:
         (
             "wait for an ARM p50 / p90 / p99 (s)",
             " / ".join(fmt_seconds(waits[k]) for k in ("p50", "p90", "p99")),
+        ),
+        (
+            "wait for a regulator p50 / p90 / p99 (s)",
+            " / ".join(fmt_seconds(s["regulator_wait_s"][k]) for k in ("p50", "p90", "p99")),
         ),
         ("duration of the run (s)", f"{s['elapsed_s']:.0f}"),
     ]
