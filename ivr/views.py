@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
+from twilio.twiml.voice_response import VoiceResponse
 
 from queues.access import call_queues
 from runtime.db import db, session
@@ -93,7 +94,7 @@ def menu() -> Response:
 
 
 @voice.post("/hold", endpoint="hold")
-@webhook(on_error=lambda settings: _pause(settings))
+@webhook(on_error=lambda settings: _keep_waiting(settings))
 def hold_loop() -> Response:
     return hold.hold(
         session(),
@@ -105,7 +106,7 @@ def hold_loop() -> Response:
 
 
 @voice.post("/callback-offer")
-@webhook(on_error=lambda settings: _pause(settings))
+@webhook(on_error=lambda settings: _keep_waiting(settings))
 def callback_offer() -> Response:
     return hold.callback_choice(
         session(),
@@ -151,10 +152,8 @@ def fallback() -> Response:
     )
 
 
-def _pause(settings: Settings) -> Response:
+def _keep_waiting(settings: Settings) -> Response:
     """A waiting caller keeps waiting, even when the hold loop failed."""
-    from twilio.twiml.voice_response import VoiceResponse
-
     response = VoiceResponse()
     response.pause(length=settings.hold_pause_s)
     return twiml.xml(response)
