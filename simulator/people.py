@@ -20,6 +20,10 @@ from .profile import Profile
 log = logging.getLogger(__name__)
 
 
+#: A caller already answered by an ARM waits this many times their patience for a regulator.
+REGULATION_PATIENCE = 4
+
+
 @dataclass
 class CallRecord:
     """What the simulator saw of one call."""
@@ -96,8 +100,10 @@ def caller_life(
             record.outcome = "abandoned_by_caller"
             phones.hang_up(record.call_sid)
             return
-        # With an agent: the caller stays on the line until the agents are done with them.
-        record.finished.wait(timeout=3600)
+        # With an agent, then maybe waiting for a regulator: the caller stays on the line
+        # until the agents are done with them, or gives up waiting for the regulator.
+        if not record.finished.wait(timeout=record.patience_s * REGULATION_PATIENCE / speed):
+            record.outcome = record.outcome or "abandoned_waiting_regulator"
         if record.hung_up_at is None:
             record.hung_up_at = clock()
             phones.hang_up(record.call_sid)
@@ -216,7 +222,7 @@ class Agent(threading.Thread):
             left = end - time.monotonic()
             if left <= 0:
                 return True
-            if record.hung_up_at is not None and record.outcome == "abandoned_by_caller":
+            if record.hung_up_at is not None:
                 return False
             time.sleep(min(beat, left))
             answer = self.api.call("POST", f"/api/calls/{call_id}/heartbeat")

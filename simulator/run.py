@@ -213,7 +213,7 @@ def summarise(result: SimResult) -> dict[str, Any]:
         r.regulator_answered_at - r.escalated_at  # type: ignore[operator]
         for r in regulated
     ]
-    abandoned = [r for r in records if r.outcome == "abandoned_by_caller"]
+    abandoned = [r for r in records if (r.outcome or "").startswith("abandoned")]
     outcomes = Counter(r.outcome or "none" for r in records)
     statuses = Counter(r.final_status or "missing" for r in records)
     return {
