@@ -261,7 +261,7 @@ class Agent(threading.Thread):
         }
         answer = self.api.call("POST", f"/api/calls/{record.call_id}/qualification", qualification)
         if answer.status_code != 200:
-            self.errors.append(f"qualification: {answer.status_code} {answer.text[:200]}")
+            self._refused("qualification", answer, record)
             return
         if self.rng.random() < self.profile.escalation_share or priority == "P0":
             track = (
@@ -278,7 +278,7 @@ class Agent(threading.Thread):
                 record.track = track
                 record.escalated_at = self.clock()
             else:
-                self.errors.append(f"escalate: {answer.status_code} {answer.text[:200]}")
+                self._refused("escalate", answer, record)
             return
         answer = self.api.call(
             "POST",
@@ -289,7 +289,13 @@ class Agent(threading.Thread):
             record.outcome = "closed_by_arm"
             record.finished.set()
         else:
-            self.errors.append(f"close: {answer.status_code} {answer.text[:200]}")
+            self._refused("close", answer, record)
+
+    def _refused(self, step: str, answer: requests.Response, record: CallRecord) -> None:
+        """A refusal is an error, unless the caller hung up meanwhile (409: not held now)."""
+        if answer.status_code == 409 and record.hung_up_at is not None:
+            return
+        self.errors.append(f"{step}: {answer.status_code} {answer.text[:200]}")
 
     def _regulator_work(self, record: CallRecord) -> None:
         assert record.call_id is not None
@@ -306,7 +312,7 @@ class Agent(threading.Thread):
             record.outcome = f"decision:{outcome}"
             record.finished.set()
         else:
-            self.errors.append(f"decision: {answer.status_code} {answer.text[:200]}")
+            self._refused("decision", answer, record)
 
 
 def _reason(answer: requests.Response) -> str | None:
