@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 
 import redis
 from flask import Flask, Response, current_app, g, jsonify, redirect, request, session, url_for
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from runtime.db import db
@@ -191,10 +193,20 @@ def _redis_down(error: redis.RedisError) -> Response:
     return Response("Service momentanément indisponible (Redis).", status=503)
 
 
+def _database_down(error: OperationalError | PoolTimeout) -> Response:
+    log.error("staff route %s without the database: %s", request.path, error)
+    db.session.rollback()
+    if _is_api():
+        return ApiError(503, "la base de données est indisponible; réessayez").response()
+    return Response("Service momentanément indisponible (base de données).", status=503)
+
+
 def init_access(app: Flask) -> None:
     app.before_request(enforce_access)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(redis.RedisError, _redis_down)
+    app.register_error_handler(OperationalError, _database_down)
+    app.register_error_handler(PoolTimeout, _database_down)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)

@@ -64,6 +64,10 @@ def _flag(raw: str) -> bool:
 class Settings:
     port: int = 5000
     database_url: str = "sqlite:///sas.db"
+    # Connections per process: at least one per request thread, so no thread waits for one.
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    db_pool_timeout_s: int = 5
     redis_url: str | None = None
     secret_key: str | None = None
     public_base_url: str | None = None
@@ -112,6 +116,9 @@ class Settings:
         simple: dict[str, tuple[str, Callable[[Any], Any]]] = {
             "PORT": ("port", int),
             "DATABASE_URL": ("database_url", str),
+            "DB_POOL_SIZE": ("db_pool_size", int),
+            "DB_MAX_OVERFLOW": ("db_max_overflow", int),
+            "DB_POOL_TIMEOUT_S": ("db_pool_timeout_s", int),
             "REDIS_URL": ("redis_url", str),
             "SECRET_KEY": ("secret_key", str),
             "PUBLIC_BASE_URL": ("public_base_url", lambda v: str(v).rstrip("/")),
@@ -158,11 +165,13 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        for name in ("lease_seconds", "hold_pause_s", "menu_timeout_s"):
+        for name in ("lease_seconds", "hold_pause_s", "menu_timeout_s", "db_pool_size"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
         if self.hold_announce_every_s < 45:
             raise ConfigError("HOLD_ANNOUNCE_EVERY_S must be at least 45 (at most every 45 s)")
+        if self.db_max_overflow < 0 or self.db_pool_timeout_s <= 0:
+            raise ConfigError("DB_MAX_OVERFLOW must be >= 0 and DB_POOL_TIMEOUT_S positive")
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -135,3 +135,20 @@ def test_database_unreachable_still_answers_twiml(redis_url, tmp_path, caplog):
         assert app.test_client().get("/readyz").status_code == 503
     finally:
         app.extensions["redis"].close()
+
+
+def test_database_unreachable_staff_get_503_json(redis_url, tmp_path):
+    from app import create_app
+
+    unreachable = f"sqlite:///{tmp_path}/no-such-dir/sas.db"
+    app = create_app(_config(unreachable, redis_url))
+    try:
+        client = app.test_client()
+        for method, path in (("get", "/api/queues"), ("post", "/api/agents/me/next")):
+            answer = getattr(client, method)(path, headers={"Authorization": "Bearer " + "x" * 40})
+            assert answer.status_code == 503
+            assert "base de données" in answer.get_json()["error"]
+        login = client.post("/api/auth/token", json={"username": "a", "password": "b"})
+        assert login.status_code == 503
+    finally:
+        app.extensions["redis"].close()
