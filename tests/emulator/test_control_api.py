@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from flask import Response
 
 from callflow.telephony.emulator import RunningEmulator
 from callflow.telephony.emulator.client import twilio_client_for
@@ -157,3 +158,34 @@ def test_running_as_a_process(tmp_path: Path) -> None:
         assert process.wait(timeout=10) == 0
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_webhook_stats_count_what_the_far_end_answered(
+    emulator: RunningEmulator, customer: Customer
+) -> None:
+    customer.twiml("/voice", "<Hangup/>")
+    customer.twiml("/broken", lambda params: Response("oops", status=500))
+
+    def slow(params: dict[str, str]) -> str:
+        time.sleep(1.05)
+        return "<Response><Hangup/></Response>"
+
+    customer.twiml("/slow", slow)
+    for number, path in (
+        ("+33199000015", "/voice"),
+        ("+33199000016", "/broken"),
+        ("+33199000017", "/slow"),
+    ):
+        control(emulator, "PUT", f"/numbers/{number}", voice_url=customer.url(path))
+        sid = control(emulator, "POST", "/calls", **{"from": CALLER, "to": number}).json()[
+            "call_sid"
+        ]
+        poll(emulator, sid, lambda v: v["status"] in ("completed", "failed"), timeout=10)
+
+    stats = control(emulator, "GET", "/webhook-stats").json()
+    assert stats["sent"] == 3
+    assert (stats["answered"], stats["http_errors"], stats["server_errors"]) == (2, 1, 1)
+    assert stats["unanswered"] == 0
+    assert stats["slow"] == 1 and stats["max_seconds"] >= 1.05
+    control(emulator, "POST", "/reset")
+    assert control(emulator, "GET", "/webhook-stats").json()["sent"] == 0

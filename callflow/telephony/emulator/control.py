@@ -18,7 +18,9 @@ It stands for the Twilio console and for the people on the phones:
   number with a simulated phone; `GET` / `DELETE` the same path; `POST <path>/answer`,
   `<path>/reject`, `<path>/hangup` `{call_sid?}`.
 - `GET /emulator/messages`: sent SMS; `GET /emulator/notifications`: conference and message
-  callbacks sent; `POST /emulator/reset`: hang up everything, forget all but credentials.
+  callbacks sent; `GET /emulator/webhook-stats`: every webhook sent since the start (or the
+  last reset): answered, HTTP errors (5xx apart), unanswered, slow (1 s or more on the wire),
+  the longest; `POST /emulator/reset`: hang up everything, forget all but credentials.
 
 Errors answer `{"error": str}` with 400 (bad body), 404 (unknown call, number, device) or 409
 (a device action with nothing to act on).
@@ -244,6 +246,11 @@ def create_control_blueprint(state: EmulatorState) -> Blueprint:
     @blueprint.get("/notifications")
     def list_notifications() -> dict[str, Any]:
         return {"notifications": async_webhooks_view(state)}
+
+    @blueprint.get("/webhook-stats")
+    def webhook_stats() -> dict[str, Any]:
+        with state.lock:
+            return state.webhook_tally.view()
 
     @blueprint.post("/reset")
     def reset() -> dict[str, Any]:

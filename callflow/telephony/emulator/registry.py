@@ -40,6 +40,47 @@ T = TypeVar("T")
 
 #: A leg keeps at most this many transcript entries and webhook records (oldest dropped).
 HISTORY_LIMIT = 5000
+#: What Twilio itself would count against the service: a webhook answered in 1 s or more.
+SLOW_WEBHOOK_S = 1.0
+
+
+class WebhookTally:
+    """Every webhook the emulator sent, as the service's far end saw it: answered (2xx),
+    refused (any other HTTP status, 5xx counted apart), unanswered (connection error or
+    timeout), and how long each took on the wire, queueing in the web server included."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.answered = 0
+        self.http_errors = 0
+        self.server_errors = 0
+        self.unanswered = 0
+        self.slow = 0
+        self.max_seconds = 0.0
+
+    def count(self, *, status: int | None, seconds: float) -> None:
+        self.sent += 1
+        if status is None:
+            self.unanswered += 1
+        elif 200 <= status < 300:
+            self.answered += 1
+        else:
+            self.http_errors += 1
+            self.server_errors += status >= 500
+        self.slow += seconds >= SLOW_WEBHOOK_S
+        self.max_seconds = max(self.max_seconds, seconds)
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "sent": self.sent,
+            "answered": self.answered,
+            "http_errors": self.http_errors,
+            "server_errors": self.server_errors,
+            "unanswered": self.unanswered,
+            "slow": self.slow,
+            "slow_threshold_s": SLOW_WEBHOOK_S,
+            "max_seconds": round(self.max_seconds, 4),
+        }
 
 
 class Registry:
@@ -77,6 +118,7 @@ class Registry:
             queue_module.Queue()
         )
         self.async_webhooks: list[WebhookRecord] = []
+        self.webhook_tally = WebhookTally()
 
     # -- time -----------------------------------------------------------------------------
 
@@ -162,6 +204,10 @@ class Registry:
                 del leg.transcript[0]
             leg.date_updated = self.now()
             self.touch()
+
+    def tally_webhook(self, *, status: int | None, seconds: float) -> None:
+        with self.lock:
+            self.webhook_tally.count(status=status, seconds=seconds)
 
     def record_webhook(self, leg: CallLeg, record: WebhookRecord) -> None:
         with self.lock:

@@ -14,7 +14,7 @@ from . import phones
 from .engine import adopt, start_executor
 from .models import CallLeg, DocumentRequest
 from .notifier import Notifier
-from .registry import Registry
+from .registry import Registry, WebhookTally
 from .views import call_view, device_view
 
 T = TypeVar("T")
@@ -178,6 +178,7 @@ class EmulatorState(Registry):
             self.conferences.clear()
             self.messages.clear()
             self.async_webhooks.clear()
+            self.webhook_tally = WebhookTally()
             self.touch()
 
     def shutdown(self, timeout: float = 5.0) -> None:

@@ -12,6 +12,7 @@ connections are reused within a call and never shared between threads.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from types import TracebackType
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -104,7 +105,13 @@ class WebhookSession:
                 raise WebhookError(11200, "the emulator is shutting down")
             if not is_absolute_http_url(url):
                 raise WebhookError(11100, f"invalid URL {url!r}")
-            answer = self._send(url, method, params)
+            started = time.monotonic()
+            try:
+                answer = self._send(url, method, params)
+            except WebhookError:
+                self.registry.tally_webhook(status=None, seconds=time.monotonic() - started)
+                raise
+            self.registry.tally_webhook(status=answer.status, seconds=time.monotonic() - started)
             status = answer.status
             if not 200 <= answer.status < 300:
                 raise WebhookError(11200, f"HTTP {answer.status} from {url}")
