@@ -76,13 +76,13 @@ def main() -> None:
         "",
     ]
     out = ROOT / "docs" / "benchmarks.md"
-    # The sustained-rate section takes many minutes (`python -m bench.sustained`, issue's
-    # figure); it is kept as it was measured, with its own command.
-    from bench.sustained import BEGIN, END
+    # The whole-stack sections take many minutes each (`python -m bench.sustained`, `make
+    # load`); they are kept as they were measured, with their own command.
+    from bench.sustained import kept_sections
 
-    previous = out.read_text() if out.exists() else ""
-    if BEGIN in previous:
-        sections.append(previous[previous.index(BEGIN) : previous.index(END) + len(END)] + "\n")
+    kept = kept_sections(out.read_text() if out.exists() else "")
+    if kept:
+        sections.append(kept + "\n")
     out.write_text("\n".join(header) + "\n" + "\n".join(sections))
     print(out.read_text())
 
