@@ -53,7 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     Migrate(app, db, directory=str(Path(__file__).parent / "migrations"))
-    init_redis(app, settings.redis_url)
+    init_redis(app, settings)
 
     from callflow import models as _call_models  # noqa: F401  (tables for migrations)
     from callflow.telephony.demo.views import demo

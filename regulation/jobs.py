@@ -6,9 +6,10 @@ import logging
 from datetime import datetime
 from typing import Any
 
-import redis
 from flask import Flask
 from rq import Queue
+
+from runtime.redis_conn import redis_target
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def rq_queue(app: Flask) -> Queue:
     """The service's RQ queue (its own connection: RQ needs undecoded replies)."""
     connection = app.extensions.get("rq_redis")
     if connection is None:
-        connection = redis.Redis.from_url(app.extensions["redis_url"])
+        connection = redis_target(app).client(decode=False)
         app.extensions["rq_redis"] = connection
     return Queue(RQ_QUEUE, connection=connection)
 

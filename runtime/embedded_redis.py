@@ -14,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import redis
@@ -38,8 +39,10 @@ def free_port() -> int:
 class EmbeddedRedis:
     """One redis-server child process on 127.0.0.1."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, extra_args: Sequence[str] = ()) -> None:
         self.port = port or free_port()
+        # e.g. ("--replicaof", "127.0.0.1", "6379") for a replica of another server.
+        self.extra_args = tuple(extra_args)
         self._dir = tempfile.mkdtemp(prefix="sas-redis-")
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -64,6 +67,7 @@ class EmbeddedRedis:
             "no",
             "--loglevel",
             "warning",
+            *self.extra_args,
         ]
         self._process = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True

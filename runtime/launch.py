@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -92,8 +94,14 @@ def main() -> int:
     port = int(env.get("PORT", "5000"))
     children: list[subprocess.Popen[bytes]] = []
     redis_server: EmbeddedRedis | None = None
+    metrics_dir: str | None = None
     try:
-        if not env.get("REDIS_URL"):
+        env.setdefault("PORT", str(port))
+        # One set of instruments per node, summed over gunicorn's workers (dashboards/health).
+        if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+            metrics_dir = tempfile.mkdtemp(prefix="sas-metrics-")
+            env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        if not env.get("REDIS_URL") and not env.get("REDIS_SENTINELS"):
             redis_server = EmbeddedRedis().start()
             env["REDIS_URL"] = redis_server.url
             print(f"embedded Redis on {redis_server.url}", flush=True)
@@ -107,8 +115,8 @@ def main() -> int:
                     str(BIN / "rq"),
                     "worker",
                     "--with-scheduler",
-                    "--url",
-                    env["REDIS_URL"],
+                    "--config",
+                    "runtime.rq_settings",
                     "--worker-class",
                     "rq.worker.SimpleWorker",
                     "--quiet",
@@ -123,8 +131,8 @@ def main() -> int:
                 [
                     str(BIN / "rq"),
                     "cron",
-                    "--url",
-                    env["REDIS_URL"],
+                    "--config",
+                    "runtime.rq_settings",
                     "--logging-level",
                     "warning",
                     "queues/cron.py",
@@ -137,16 +145,8 @@ def main() -> int:
             subprocess.Popen(
                 [
                     str(BIN / "gunicorn"),
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    env.get("WEB_WORKERS", "2"),
-                    "--worker-class",
-                    "gthread",
-                    "--threads",
-                    env.get("WEB_THREADS", "8"),
-                    "--timeout",
-                    "60",
+                    "--config",
+                    "python:runtime.gunicorn_conf",
                     "app:create_app()",
                 ],
                 cwd=ROOT,
@@ -173,6 +173,8 @@ def main() -> int:
                 child.kill()
         if redis_server is not None:
             redis_server.stop()
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,17 @@ def _flag(raw: str) -> bool:
     raise ConfigError(f"bad boolean {raw!r}")
 
 
+def _sentinels(raw: str) -> tuple[tuple[str, int], ...]:
+    """`"10.0.0.1:26379,10.0.0.2:26379"` -> ((host, port), ...)."""
+    found = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"{item!r} is not host:port")
+        found.append((host, int(port)))
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class Settings:
     port: int = 5000
@@ -69,6 +80,9 @@ class Settings:
     db_max_overflow: int = 20
     db_pool_timeout_s: int = 5
     redis_url: str | None = None
+    # Redis behind Sentinel: the sentinels' addresses and the name of the master they watch.
+    redis_sentinels: tuple[tuple[str, int], ...] = ()
+    redis_sentinel_master: str = "sas"
     secret_key: str | None = None
     public_base_url: str | None = None
     trusted_proxies: int = 0
@@ -120,6 +134,8 @@ class Settings:
             "DB_MAX_OVERFLOW": ("db_max_overflow", int),
             "DB_POOL_TIMEOUT_S": ("db_pool_timeout_s", int),
             "REDIS_URL": ("redis_url", str),
+            "REDIS_SENTINELS": ("redis_sentinels", lambda v: _sentinels(str(v))),
+            "REDIS_SENTINEL_MASTER": ("redis_sentinel_master", str),
             "SECRET_KEY": ("secret_key", str),
             "PUBLIC_BASE_URL": ("public_base_url", lambda v: str(v).rstrip("/")),
             "TRUSTED_PROXIES": ("trusted_proxies", int),
