@@ -27,7 +27,7 @@ def _machine() -> str:
     )
 
 
-def _postgres_url() -> str | None:
+def postgres_url() -> str | None:
     """BENCH_DATABASE_URL, or a `sas_bench` database on the local PostgreSQL when one runs."""
     url = os.environ.get("BENCH_DATABASE_URL")
     if url:
@@ -53,15 +53,20 @@ def main() -> None:
     import bench.dashboard_ops as dashboard_ops
     import bench.queue_ops as queue_ops
     import bench.webhook_latency as webhook_latency
+    import bench.webhook_load as webhook_load
 
     server = EmbeddedRedis().start()
-    postgres = _postgres_url()
+    postgres = postgres_url()
     try:
         sections = [
             queue_ops.run(server.url),
             webhook_latency.run(server.url, calls=1000, postgres_url=postgres),
             dashboard_ops.run(server.url, postgres),
         ]
+        if postgres:
+            sections.append(webhook_load.run(server.url, postgres))
+        else:
+            sections.append("## Webhook latency under load\n\nNot measured: needs PostgreSQL.\n")
     finally:
         server.stop()
     header = [

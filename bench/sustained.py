@@ -55,7 +55,8 @@ def _fresh_database(name: str) -> str:
 def _emulator_tally() -> dict[str, Any]:
     """What the emulator's side saw of every webhook (the service's far end, as Twilio)."""
     config = json.loads((ROOT / "instance" / "emulator.json").read_text())
-    with urllib.request.urlopen(f"{config['api_base_url']}/emulator/webhook-stats") as answer:
+    stats_url = f"{config['api_base_url']}/emulator/webhook-stats"
+    with urllib.request.urlopen(stats_url, timeout=30) as answer:
         tally: dict[str, Any] = json.loads(answer.read())
     return tally
 
@@ -70,34 +71,25 @@ def measure(rate: float, minutes: float, agents: tuple[int, int, int]) -> dict[s
     env = dict(
         os.environ,
         PORT=str(port),
-        WEB_WORKERS="1",
-        WEB_THREADS="32",
-        DB_POOL_SIZE="32",
         DATABASE_URL=_fresh_database("sas_load"),
         FLASK_APP="app",
     )
-    for name in ("REDIS_URL", "TWILIO_ACCOUNT_SID"):
+    for name in ("REDIS_URL", "TWILIO_ACCOUNT_SID", "WEB_WORKERS", "WEB_THREADS"):
         env.pop(name, None)
+    # The stack's output goes to a file: a pipe nobody reads fills up, and every process
+    # writing a log line to it would then stop.
+    log_path = ROOT / "instance" / f"load-{rate:g}.log"
+    log_path.parent.mkdir(exist_ok=True)
+    log_file = log_path.open("w")
     stack = subprocess.Popen(
         [sys.executable, "-m", "runtime.launch"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log_file,
         stderr=subprocess.STDOUT,
-        text=True,
     )
     try:
-        redis_url = None
-        deadline = time.monotonic() + 120
-        assert stack.stdout is not None
-        while time.monotonic() < deadline:
-            line = stack.stdout.readline()
-            found = re.search(r"embedded Redis on (redis://\S+)", line)
-            redis_url = found.group(1) if found else redis_url
-            if "SAS service on" in line:
-                break
-        else:
-            raise RuntimeError("the stack did not start")
+        redis_url = _wait_for_stack(log_path)
         calls = int(rate * minutes * 60)
         arm, amu, liberal = agents
         sim = subprocess.run(
@@ -148,6 +140,19 @@ def measure(rate: float, minutes: float, agents: tuple[int, int, int]) -> dict[s
             stack.wait(timeout=30)
         except subprocess.TimeoutExpired:
             stack.kill()
+        log_file.close()
+
+
+def _wait_for_stack(log_path: Path) -> str | None:
+    """The embedded Redis URL, once the stack's log says the service is up."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        text = log_path.read_text(errors="replace")
+        if "SAS service on" in text:
+            found = re.search(r"embedded Redis on (redis://\S+)", text)
+            return found.group(1) if found else None
+        time.sleep(0.5)
+    raise RuntimeError(f"the stack did not start: see {log_path}")
 
 
 def _section(options: argparse.Namespace, results: list[dict[str, Any]]) -> list[str]:
@@ -158,11 +163,13 @@ def _section(options: argparse.Namespace, results: list[dict[str, Any]]) -> list
         "",
         f"`python -m bench.sustained --rates {options.rates} --minutes {options.minutes:g}"
         f" --agents {options.agents} --section {options.section}`"
-        f" ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC): PostgreSQL, one gunicorn worker with 32"
-        " threads, RQ worker and cron, embedded Redis, the Twilio emulator in real time, all on"
-        " this 2-core machine; callers and agents from `flask sim run --speed 5` (callers'"
-        " patience and agents' handling times divided by 5, so that a few dozen simulated"
-        " agents keep up). Webhook figures are the emulator's, on the wire.",
+        f" ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC): PostgreSQL, gunicorn as `make run` starts"
+        " it (2 workers × 8 threads), RQ worker and cron, embedded Redis, the Twilio emulator in"
+        " real time, all on this 2-core machine; callers and agents from `flask sim run"
+        " --speed 5` (callers' patience and agents' handling times divided by 5, so that a few"
+        " dozen simulated agents keep up; an idle agent asks for the next call every second)."
+        " Webhook figures are the emulator's, on the wire; rates are tried lowest first and"
+        " the run stops at the first not held.",
         "",
         "| rate (calls/s) | calls | lost calls | webhooks | non-2xx or unanswered"
         " | ≥ 1 s | slowest s | staff API errors | holds |",
@@ -197,10 +204,12 @@ def main() -> None:
     }[options.section]
     agents = tuple(int(n) for n in options.agents.split(","))
     results = []
-    for rate in (float(r) for r in options.rates.split(",")):
+    for rate in sorted(float(r) for r in options.rates.split(",")):
         result = measure(rate, options.minutes, (agents[0], agents[1], agents[2]))
         print(result["summary"], file=sys.stderr)
         results.append(result)
+        if not result["holds"]:
+            break  # rates go lowest first: a higher one would not hold either
     section = "\n".join(_section(options, results))
     begin, end = f"<!-- {options.section}:begin -->", f"<!-- {options.section}:end -->"
     out = ROOT / "docs" / "benchmarks.md"

@@ -56,7 +56,7 @@ class Call(db.Model):  # type: ignore[name-defined]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     events: Mapped[list[CallEvent]] = relationship(
-        back_populates="call", order_by="CallEvent.id", lazy="selectin"
+        back_populates="call", order_by="CallEvent.id", lazy="select"
     )
 
     __table_args__ = (

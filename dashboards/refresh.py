@@ -75,16 +75,18 @@ def _upsert_statement(dialect: str) -> Any:
             set_={c.name: statement.excluded[c.name] for c in table.c if c.name != "call_id"},
             # never replace a row by one computed from less of the timeline
             where=table.c.last_event_id <= statement.excluded.last_event_id,
-        )
+        ).returning(*LIVE_COLUMNS)
     return _UPSERTS[dialect]
 
 
-def _upsert(session: Session, rows: Sequence[HandlingTimes]) -> None:
+def _upsert(session: Session, rows: Sequence[HandlingTimes]) -> list[Row[Any]]:
+    """Store the rows; returns what the live sets need of those written (a row left alone
+    because a newer one is stored is not returned: its writer mirrored the newer one)."""
     if not rows:
-        return
+        return []
     moment = now()
     values = [dict(r.columns(), computed_at=moment) for r in rows]
-    session.execute(_upsert_statement(session.get_bind().dialect.name), values)
+    return list(session.execute(_upsert_statement(session.get_bind().dialect.name), values))
 
 
 def compute_calls(
@@ -112,13 +114,12 @@ def refresh_calls(
     session: Session, call_ids: Iterable[int], *, settings: Settings | None = None
 ) -> list[Row[Any]]:
     """Recompute and store these calls' rows; returns what the live sets need of the rows
-    as stored (plain rows, not ORM objects). The caller commits."""
+    written (plain rows, not ORM objects). The caller commits."""
     ids = sorted(set(call_ids))
     if not ids:
         return []
     policies = load_history(session, settings)
-    _upsert(session, compute_calls(session, ids, policies))
-    return list(session.execute(select(*LIVE_COLUMNS).where(HandlingTime.call_id.in_(ids))))
+    return _upsert(session, compute_calls(session, ids, policies))
 
 
 def rebuild_all(session: Session, *, settings: Settings | None = None) -> int:

@@ -2,9 +2,9 @@
 and stream").
 
 Built from counters, never from a scan: the queue store's per-priority counts and oldest
-entry (`CallQueues.snapshot`, one script), its bounded `overdue` ranges for breaches, the
-rolling-window `ZCOUNT`s of `dashboards.live`, and one grouped query over the staff. Its cost
-does not grow with the number of waiting calls.
+entry (`CallQueues.snapshot`, one script), its bounded `overdue_in` ranges for breaches (one
+script), the rolling-window `ZCOUNT`s of `dashboards.live`, and one grouped query over the
+staff. Its cost does not grow with the number of waiting calls.
 """
 
 from __future__ import annotations
@@ -50,11 +50,8 @@ def build_snapshot(
                 round(max((moment - oldest).total_seconds(), 0.0), 1) if oldest else None
             ),
         }
-    breaches = [
-        _breach(entry, moment)
-        for queue in HOLD_QUEUES
-        for entry in store.overdue(queue, now=moment, limit=BREACHES_PER_QUEUE)
-    ]
+    overdue = store.overdue_in(HOLD_QUEUES, now=moment, limit=BREACHES_PER_QUEUE)
+    breaches = [_breach(entry, moment) for queue in HOLD_QUEUES for entry in overdue[queue]]
     # P0s first (a P0 waiting at all), then the longest past their target.
     breaches.sort(key=lambda b: (b["priority"] != "P0", -(b["waited_s"] - b["target_s"])))
 

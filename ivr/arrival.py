@@ -54,8 +54,8 @@ def arrive(
         session.commit()
         return answer_existing(settings, call)
     link_caller_history(session, call, window=timedelta(hours=settings.repeat_caller_window_h))
-    session.commit()
     log.info("call %s arrived on %s line from %s", call.id, line, mask(call.caller))
+    session.commit()
     if line == PUBLIC and overflow_due(store, settings):
         move(
             session,

@@ -60,7 +60,7 @@ _WITH_COMMON = (
 _STANDALONE = ("ordered", "snapshot", "generation")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QueueEntry:
     """A call's place: waiting in `queue`, or held by `agent_id` until `lease_expires_at`."""
 
@@ -337,26 +337,38 @@ class CallQueues:
 
     def ordered(self, queue: str, limit: int = 100) -> list[QueueEntry]:
         """The first `limit` waiting calls of `queue`, in service order."""
-        return self._range(queue, limit, ("-inf", "+inf"))
+        return self._ranges((queue,), limit, ("-inf", "+inf"))[queue]
 
     def overdue(self, queue: str, *, now: datetime, limit: int = 100) -> list[QueueEntry]:
         """Waiting calls of `queue` whose deadline has come (deadline <= now), in service
         order, at most `limit`: two bounded range reads, no scan."""
+        return self.overdue_in((queue,), now=now, limit=limit)[queue]
+
+    def overdue_in(
+        self, queues: Sequence[str], *, now: datetime, limit: int = 100
+    ) -> dict[str, list[QueueEntry]]:
+        """`overdue` of several queues (at most `limit` each), in one round trip."""
         now_ms = _ms(now, "now")
-        return self._range(
-            queue, limit, ("-inf", str(now_ms)), (str(NON_P0_BAND), str(NON_P0_BAND + now_ms))
+        return self._ranges(
+            queues, limit, ("-inf", str(now_ms)), (str(NON_P0_BAND), str(NON_P0_BAND + now_ms))
         )
 
-    def _range(self, queue: str, limit: int, *bands: tuple[str, str]) -> list[QueueEntry]:
-        if limit < 1:
-            return []
+    def _ranges(
+        self, queues: Sequence[str], limit: int, *bands: tuple[str, str]
+    ) -> dict[str, list[QueueEntry]]:
+        names = list(dict.fromkeys(_check_queue(q) for q in queues))
+        if limit < 1 or not names:
+            return {name: [] for name in names}
         args: list[str | int] = [limit]
         for low, high in bands:
             args += [low, high]
         reply = self._scripts["ordered"](
-            keys=[self.keys.entries, self.keys.waiting(_check_queue(queue))], args=args
+            keys=[self.keys.entries, *(self.keys.waiting(q) for q in names)], args=args
         )
-        return [_unpack(packed) for packed in reply]
+        return {
+            name: [_unpack(packed) for packed in found]
+            for name, found in zip(names, reply, strict=True)
+        }
 
     def snapshot(self) -> dict[str, QueueSnapshot]:
         """Every queue's waiting counts by priority and oldest entry time, in one round trip

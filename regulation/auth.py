@@ -223,15 +223,18 @@ def issue_token(session: Session, settings: RegulationSettings, staff: Staff) ->
 
 
 def staff_for_token(session: Session, token: str) -> Staff | None:
-    row = session.scalars(
-        select(ApiToken).where(ApiToken.token_hash == token_digest(token))
+    """The active staff member a live token (not revoked, not expired) belongs to: one
+    query, since every staff API request asks."""
+    return session.scalars(
+        select(Staff)
+        .join(ApiToken, ApiToken.staff_id == Staff.id)
+        .where(
+            ApiToken.token_hash == token_digest(token),
+            ApiToken.revoked_at.is_(None),
+            ApiToken.expires_at > now(),
+            Staff.active.is_(True),
+        )
     ).first()
-    if row is None or row.revoked_at is not None or row.expires_at <= now():
-        return None
-    staff = session.get(Staff, row.staff_id)
-    if staff is None or not staff.active:
-        return None
-    return staff
 
 
 def revoke_token(session: Session, token: str) -> bool:

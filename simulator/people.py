@@ -169,6 +169,8 @@ class Agent(threading.Thread):
         self.clock = clock
         self.errors: list[str] = []
         self.handled = 0
+        #: Set once the agent is logged in and available (or has failed trying).
+        self.ready = threading.Event()
 
     def run(self) -> None:
         try:
@@ -176,11 +178,12 @@ class Agent(threading.Thread):
             me = self.api.call("GET", "/api/agents/me").json()
             self.phones.register_softphone(str(me["client_identity"]))
             self._presence("available")
+            self.ready.set()
             holding_since: float | None = None
             while not self.stop_event.is_set():
                 answer = self.api.call("POST", "/api/agents/me/next")
                 if answer.status_code == 204:
-                    self.stop_event.wait(0.2)
+                    self.stop_event.wait(self.profile.idle_poll_s)
                     continue
                 if answer.status_code == 409 and _reason(answer) == "holding":
                     # The caller hung up as the agent took the call: the service frees the
@@ -206,6 +209,7 @@ class Agent(threading.Thread):
         except requests.RequestException as exc:
             self.errors.append(f"{type(exc).__name__}: {exc}")
         finally:
+            self.ready.set()
             try:
                 self._presence("offline")
             except Exception:  # the run is ending; the agent's last word is best effort

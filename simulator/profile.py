@@ -51,6 +51,9 @@ class Profile:
     )
     #: The pause an agent takes between two calls (wrap-up).
     wrap_up: LogNormal = LogNormal(median_s=10, p90_s=30)
+    #: An agent with nothing to take asks again after this many seconds (not divided by
+    #: `--speed`: it is the load the consoles put on the staff API, which refresh every 2 s).
+    idle_poll_s: float = 1.0
 
     def menu_choice(self, rng: random.Random) -> str:
         return _pick(rng, self.menu_choices)

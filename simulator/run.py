@@ -98,6 +98,11 @@ def run_simulation(
     ]
     for agent in agents:
         agent.start()
+    # The shift is staffed before the first call: logins (a deliberately slow password hash)
+    # do not compete with the first callers.
+    for agent in agents:
+        agent.ready.wait(timeout=120)
+    started = time.monotonic()  # the run's clock starts with the first call
     callers: list[threading.Thread] = []
     gaps = arrival_gaps(rng, rate_per_s=config.rate_per_s * config.surge, calls=config.calls)
     sid_lock = threading.Lock()

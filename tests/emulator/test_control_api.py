@@ -187,5 +187,12 @@ def test_webhook_stats_count_what_the_far_end_answered(
     assert (stats["answered"], stats["http_errors"], stats["server_errors"]) == (2, 1, 1)
     assert stats["unanswered"] == 0
     assert stats["slow"] == 1 and stats["max_seconds"] >= 1.05
+    slowest = stats["slowest"][0]
+    assert (slowest["path"], slowest["status"]) == ("/slow", 200)
+    assert slowest["seconds"] >= 1.05
+    assert [w["path"] for w in stats["slowest"][1:]] in (
+        ["/voice", "/broken"],
+        ["/broken", "/voice"],
+    )
     control(emulator, "POST", "/reset")
     assert control(emulator, "GET", "/webhook-stats").json()["sent"] == 0

@@ -108,6 +108,26 @@ def test_overdue_lists_passed_deadlines_in_service_order(store):
     assert store.overdue("callback", now=at(1000)) == []
 
 
+def test_overdue_in_several_queues_at_once_each_bounded(store):
+    put(store, 1, queue="arm", priority="P2", entered=0, target=60)
+    put(store, 2, queue="arm", priority="P0", entered=10, target=0)
+    put(store, 3, queue="amu", priority="P1", entered=0, target=30)
+    put(store, 4, queue="amu", priority="P1", entered=5, target=30)
+    put(store, 5, queue="liberal", priority="P3", entered=0, target=600)
+    found = store.overdue_in(("arm", "amu", "liberal"), now=at(60), limit=1)
+    assert {q: [e.call_id for e in entries] for q, entries in found.items()} == {
+        "arm": [2],
+        "amu": [3],
+        "liberal": [],
+    }
+    everything = store.overdue_in(("amu", "arm"), now=at(60))
+    assert list(everything) == ["amu", "arm"]
+    assert [e.call_id for e in everything["arm"]] == [2, 1]
+    assert [e.call_id for e in everything["amu"]] == [3, 4]
+    with pytest.raises(ValueError):
+        store.overdue_in(("arm", "elsewhere"), now=at(60))
+
+
 def test_ordered_limit(store):
     for call_id in range(1, 8):
         put(store, call_id, entered=call_id)

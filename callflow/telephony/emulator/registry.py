@@ -20,8 +20,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from .clock import EmulatorClock
 from .ids import new_sid
@@ -42,6 +43,8 @@ T = TypeVar("T")
 HISTORY_LIMIT = 5000
 #: What Twilio itself would count against the service: a webhook answered in 1 s or more.
 SLOW_WEBHOOK_S = 1.0
+#: How many of the slowest webhooks the tally names.
+SLOWEST_KEPT = 10
 
 
 class WebhookTally:
@@ -57,8 +60,14 @@ class WebhookTally:
         self.unanswered = 0
         self.slow = 0
         self.max_seconds = 0.0
+        #: The slowest webhooks, slowest first: (seconds, path, status, when).
+        self.slowest: list[tuple[float, str, int | None, str]] = []
 
-    def count(self, *, status: int | None, seconds: float) -> None:
+    def count(self, *, status: int | None, seconds: float, path: str = "", when: str = "") -> None:
+        if len(self.slowest) < SLOWEST_KEPT or seconds > self.slowest[-1][0]:
+            self.slowest.append((seconds, path, status, when))
+            self.slowest.sort(key=lambda item: -item[0])
+            del self.slowest[SLOWEST_KEPT:]
         self.sent += 1
         if status is None:
             self.unanswered += 1
@@ -80,6 +89,10 @@ class WebhookTally:
             "slow": self.slow,
             "slow_threshold_s": SLOW_WEBHOOK_S,
             "max_seconds": round(self.max_seconds, 4),
+            "slowest": [
+                {"seconds": round(seconds, 4), "path": path, "status": status, "at": when}
+                for seconds, path, status, when in self.slowest
+            ],
         }
 
 
@@ -205,9 +218,14 @@ class Registry:
             leg.date_updated = self.now()
             self.touch()
 
-    def tally_webhook(self, *, status: int | None, seconds: float) -> None:
+    def tally_webhook(self, *, status: int | None, seconds: float, url: str) -> None:
         with self.lock:
-            self.webhook_tally.count(status=status, seconds=seconds)
+            self.webhook_tally.count(
+                status=status,
+                seconds=seconds,
+                path=urlsplit(url).path,
+                when=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            )
 
     def record_webhook(self, leg: CallLeg, record: WebhookRecord) -> None:
         with self.lock:

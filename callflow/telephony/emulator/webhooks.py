@@ -109,9 +109,13 @@ class WebhookSession:
             try:
                 answer = self._send(url, method, params)
             except WebhookError:
-                self.registry.tally_webhook(status=None, seconds=time.monotonic() - started)
+                self.registry.tally_webhook(
+                    status=None, seconds=time.monotonic() - started, url=url
+                )
                 raise
-            self.registry.tally_webhook(status=answer.status, seconds=time.monotonic() - started)
+            self.registry.tally_webhook(
+                status=answer.status, seconds=time.monotonic() - started, url=url
+            )
             status = answer.status
             if not 200 <= answer.status < 300:
                 raise WebhookError(11200, f"HTTP {answer.status} from {url}")

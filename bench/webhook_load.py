@@ -1,0 +1,311 @@
+"""Webhook latency under load: the service under gunicorn against a bare Flask endpoint.
+
+The service runs as in production (`gunicorn -c python:runtime.gunicorn_conf`, its default
+workers and threads, PostgreSQL, Redis); a separate process (`bench.load_client`) sends
+signed Twilio webhooks at a fixed rate, open loop, over keep-alive connections on 127.0.0.1.
+
+1. `/twilio/voice/incoming` (a new call each time: its record, first event, handling-times
+   row) and the hold loop (`/twilio/voice/hold` for callers waiting in the ARM queue: position,
+   announcement every 45 s) at RATE per second each, for SECONDS.
+2. The highest rate held by the service and by the bare endpoint (`bench/bare_app.py`) served
+   the same way, on the same mix (incoming and hold alternating): rates are stepped up for
+   STEP_S seconds each until one is not held. Held = no error, p99 under 25 ms and the rate
+   kept up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from twilio.request_validator import RequestValidator
+
+from runtime.embedded_redis import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+TOKEN = "bench-load-token"
+ACCOUNT = "AC" + "3" * 32
+P99_LIMIT_MS = 25.0
+SERVICE_STEPS = (200, 300, 400, 500, 600, 800, 1000)
+BARE_STEPS = (200, 400, 600, 800, 1000, 1200, 1500, 2000, 2500, 3000)
+
+
+class Server:
+    """gunicorn serving `app_spec` with the project's settings module."""
+
+    def __init__(self, app_spec: str, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.log = log.open("w")
+        self.process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-c", "python:runtime.gunicorn_conf", app_spec],
+            cwd=ROOT,
+            env=dict(env, PORT=str(self.port)),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=1)
+                return
+            except urllib.error.HTTPError:
+                return  # it answers (404 or 405 for the bare app)
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"gunicorn did not start: see {log}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+class Caller:
+    """Signed webhook bodies for calls of one run (unique CallSids)."""
+
+    def __init__(self, port: int, run: str) -> None:
+        self.validator = RequestValidator(TOKEN)
+        self.base = f"http://127.0.0.1:{port}"
+        self.run = run
+
+    def request(self, path: str, n: int, **extra: str) -> dict[str, Any]:
+        body = {
+            "CallSid": f"CA{self.run}{n:026x}",
+            "AccountSid": ACCOUNT,
+            "From": f"+336{n % 100_000_000:08d}",
+            "To": "+33199000015",
+            "CallStatus": "in-progress",
+            **extra,
+        }
+        signature = self.validator.compute_signature(self.base + path, body)
+        return {"path": path, "body": urlencode(body), "headers": {"X-Twilio-Signature": signature}}
+
+    def post(self, path: str, n: int, **extra: str) -> int:
+        prepared = self.request(path, n, **extra)
+        answer = urllib.request.urlopen(
+            urllib.request.Request(
+                self.base + path,
+                data=prepared["body"].encode(),
+                headers=prepared["headers"],
+                method="POST",
+            ),
+            timeout=10,
+        )
+        return int(answer.status)
+
+
+def _load(port: int, requests: list[dict[str, Any]], rate: float, seconds: float) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(requests, handle)
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.load_client",
+                handle.name,
+                str(port),
+                str(rate),
+                str(seconds),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        os.unlink(handle.name)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["rate"] = rate
+    result["held"] = (
+        result["errors"] == 0
+        and result["p99_ms"] is not None
+        and result["p99_ms"] < P99_LIMIT_MS
+        and result["achieved_rate"] >= 0.97 * rate
+    )
+    return result
+
+
+def _waiting_callers(caller: Caller, count: int) -> list[int]:
+    """`count` calls answered by the IVR and waiting in the ARM queue (menu key 2)."""
+    for n in range(count):
+        caller.post("/twilio/voice/incoming", n)
+        caller.post("/twilio/voice/menu", n, Digits="2")
+    return list(range(count))
+
+
+def _highest(port: int, make: Any, steps: tuple[int, ...], step_s: float) -> list[dict]:
+    results = []
+    for rate in steps:
+        result = _load(port, make(int(rate * step_s)), rate, step_s)
+        results.append(result)
+        if not result["held"]:
+            break
+    return results
+
+
+def measure(
+    database_url: str, redis_url: str, *, rate: float, seconds: float, step_s: float
+) -> dict[str, Any]:
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        TWILIO_ACCOUNT_SID=ACCOUNT,
+        TWILIO_AUTH_TOKEN=TOKEN,
+        SECRET_KEY="bench-load",
+    )
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    from tests.conftest import _drop_everything
+
+    _drop_everything(database_url)
+    app = create_app({"DATABASE_URL": database_url, "REDIS_URL": redis_url})
+    app.extensions["redis"].flushdb()
+    with app.app_context():
+        upgrade()
+    workers, threads = env.get("WEB_WORKERS", "2"), env.get("WEB_THREADS", "8")
+    figures: dict[str, Any] = {"workers": workers, "threads": threads}
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server("app:create_app()", env, Path(tmp) / "service.log")
+        try:
+            caller = Caller(server.port, "a")
+            waiting = _waiting_callers(caller, 1000)
+            holds = [
+                caller.request("/twilio/voice/hold", n, QueueSid="QU" + "4" * 32) for n in waiting
+            ]
+            incoming = Caller(server.port, "b")
+            total = int(rate * seconds)
+            figures["incoming"] = _load(
+                server.port,
+                [incoming.request("/twilio/voice/incoming", n) for n in range(total)],
+                rate,
+                seconds,
+            )
+            figures["hold"] = _load(server.port, holds, rate, seconds)
+            stepping = Caller(server.port, "c")
+            counter = iter(range(10**9))
+
+            def mix(count: int) -> list[dict[str, Any]]:
+                return [
+                    stepping.request("/twilio/voice/incoming", next(counter))
+                    if i % 2 == 0
+                    else holds[i % len(holds)]
+                    for i in range(count)
+                ]
+
+            figures["service_steps"] = _highest(server.port, mix, SERVICE_STEPS, step_s)
+        finally:
+            server.stop()
+        bare = Server("bench.bare_app:create_app()", env, Path(tmp) / "bare.log")
+        try:
+            plain = Caller(bare.port, "d")
+            figures["bare_steps"] = _highest(
+                bare.port,
+                lambda count: [plain.request("/twilio/voice/hold", n % 1000) for n in range(count)],
+                BARE_STEPS,
+                step_s,
+            )
+        finally:
+            bare.stop()
+    return figures
+
+
+def _best(steps: list[dict]) -> float | None:
+    held = [s["rate"] for s in steps if s["held"]]
+    return max(held) if held else None
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def run(
+    redis_url: str, database_url: str, *, rate: float = 200, seconds: float = 60, step_s: float = 20
+) -> str:
+    f = measure(database_url, redis_url, rate=rate, seconds=seconds, step_s=step_s)
+    service, bare = _best(f["service_steps"]), _best(f["bare_steps"])
+    lines = [
+        "## Webhook latency under load",
+        "",
+        f"`bench/webhook_load.py`: the service under gunicorn (`runtime/gunicorn_conf.py`: "
+        f"{f['workers']} workers × {f['threads']} threads, one worker per core so that the GIL "
+        "never makes two requests wait for each other's CPU, threads to overlap the waits on "
+        "PostgreSQL and Redis), PostgreSQL and Redis on this machine; signed webhooks from a "
+        "separate open-loop process (`bench/load_client.py`) over keep-alive connections; "
+        "latency counted from each request's due time. Held: no error, p99 under "
+        f"{P99_LIMIT_MS:.0f} ms, rate kept up.",
+        "",
+        f"At {rate:g} requests/s for {seconds:g} s:",
+        "",
+        "| webhook | requests | errors | p50 ms | p90 ms | p99 ms | max ms | held |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for name, label in (
+        ("incoming", "`/twilio/voice/incoming` (a new call each time)"),
+        ("hold", "`/twilio/voice/hold` (1,000 callers waiting, cycled)"),
+    ):
+        r = f[name]
+        lines.append(
+            f"| {label} | {r['sent']:,} | {r['errors']} | {_ms(r['p50_ms'])} | "
+            f"{_ms(r['p90_ms'])} | {_ms(r['p99_ms'])} | {_ms(r['max_ms'])} | "
+            f"{'yes' if r['held'] else 'no'} |"
+        )
+    lines += [
+        "",
+        f"Highest rate held, {step_s:g} s per step (service: incoming and hold alternating; "
+        "bare: a Flask view returning a fixed TwiML document):",
+        "",
+        "| server | rate/s | errors | p50 ms | p99 ms | held |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for label, steps in (("service", f["service_steps"]), ("bare Flask", f["bare_steps"])):
+        for s in steps:
+            lines.append(
+                f"| {label} | {s['rate']:g} | {s['errors']} | {_ms(s['p50_ms'])} | "
+                f"{_ms(s['p99_ms'])} | {'yes' if s['held'] else 'no'} |"
+            )
+    ratio = f"{service / bare:.2f}" if service and bare else "not measured (a rate not held)"
+    lines += [
+        "",
+        f"Highest rate held: service {service or 'none'}/s, bare Flask {bare or 'none'}/s; "
+        f"ratio {ratio}. The last step of each list is the first one not held (or the top of "
+        "the list).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    from bench.run import postgres_url
+    from runtime.embedded_redis import EmbeddedRedis
+
+    url = postgres_url()
+    if url is None:
+        raise SystemExit("bench.webhook_load needs PostgreSQL")
+    redis_server = EmbeddedRedis().start()
+    try:
+        print(
+            run(
+                redis_server.url,
+                url,
+                **{k: float(v) for k, v in (a.split("=") for a in sys.argv[1:])},
+            )
+        )
+    finally:
+        redis_server.stop()
