@@ -63,6 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from ivr.views import voice
     from queues.cli import queues_cli
     from regulation import init_app as init_regulation
+    from runtime.headers import install as install_headers
     from simulator.cli import sim_cli
 
     app.register_blueprint(voice)
@@ -73,6 +74,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(queues_cli)
     app.cli.add_command(sim_cli)
     init_regulation(app, config)
+    install_headers(app, settings)
     return app
 
 
