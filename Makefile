@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench load lint install browser
+.PHONY: run test bench load lint audit install browser
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download cannot run here).
 CHROMIUM := /usr/bin/chromium
@@ -32,10 +32,21 @@ test: $(STAMP) browser
 	$(BIN)/mypy .
 	$(BIN)/pytest -q
 
-lint: $(STAMP)
+lint: $(STAMP) audit
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+
+# Known vulnerabilities in the pinned dependencies (pip-audit, in a venv of its own). --strict:
+# a dependency that could not be checked (no route to the vulnerability service) fails too.
+AUDIT := .venv-audit/bin/pip-audit
+$(AUDIT): requirements-audit.lock
+	test -x .venv-audit/bin/python || $(PYTHON) -m venv .venv-audit
+	.venv-audit/bin/python -m pip install -q -r requirements-audit.lock
+	touch $(AUDIT)
+
+audit: $(AUDIT)
+	$(AUDIT) -r requirements.lock --no-deps --disable-pip --strict --progress-spinner off
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

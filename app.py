@@ -15,6 +15,7 @@ from flask_migrate import Migrate
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from runtime.db import db
+from runtime.log_privacy import install as install_log_privacy
 from runtime.redis_conn import init_redis
 from runtime.settings import Settings
 
@@ -23,6 +24,7 @@ log = logging.getLogger("sas")
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the service. `config` overrides the environment, with the same names."""
+    install_log_privacy()
     app = Flask(__name__, instance_path=str(Path(__file__).parent / "instance"))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     settings = _resolve_credentials(app, Settings.load(config))
@@ -32,6 +34,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS={
             "pool_pre_ping": True,
+            # a failed statement's error must not print the caller's number or a note
+            "hide_parameters": True,
             "pool_size": settings.db_pool_size,
             "max_overflow": settings.db_max_overflow,
             "pool_timeout": settings.db_pool_timeout_s,
@@ -56,6 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_redis(app, settings)
 
     from callflow import models as _call_models  # noqa: F401  (tables for migrations)
+    from callflow.retention import retention_cli
     from callflow.telephony.demo.views import demo
     from dashboards.health import health
     from dashboards.views import dashboards
@@ -73,6 +78,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(connect)
     app.cli.add_command(queues_cli)
     app.cli.add_command(sim_cli)
+    app.cli.add_command(retention_cli)
     init_regulation(app, config)
     install_headers(app, settings)
     return app

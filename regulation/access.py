@@ -210,3 +210,6 @@ def init_access(app: Flask) -> None:
     app.register_error_handler(PoolTimeout, _database_down)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    # behind HTTPS the session cookie never travels in clear
+    if (app.extensions["sas_settings"].public_base_url or "").startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True

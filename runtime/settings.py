@@ -71,6 +71,11 @@ def _sentinels(raw: str) -> tuple[tuple[str, int], ...]:
     return tuple(found)
 
 
+#: The shortest retention the law allows for a medical record, and the database's own floor
+#: (the append-only triggers refuse to delete anything younger).
+MIN_RETENTION_YEARS = 20
+
+
 @dataclass(frozen=True)
 class Settings:
     port: int = 5000
@@ -115,6 +120,9 @@ class Settings:
     regulation_targets: dict[str, int] = field(
         default_factory=lambda: dict(DEFAULT_REGULATION_TARGETS)
     )
+    #: Years a call's record is kept after its last activity (`flask retention purge`): a
+    #: regulation record is a medical record, kept 20 years (CSP art. R.1112-7) at least.
+    retention_years: int = MIN_RETENTION_YEARS
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None) -> Settings:
@@ -167,6 +175,7 @@ class Settings:
                 "regulation_targets",
                 lambda v: _targets(str(v), DEFAULT_REGULATION_TARGETS),
             ),
+            "RETENTION_YEARS": ("retention_years", int),
         }
         for env_name, (attr, convert) in simple.items():
             raw = get(env_name)
@@ -188,6 +197,11 @@ class Settings:
             raise ConfigError("HOLD_ANNOUNCE_EVERY_S must be at least 45 (at most every 45 s)")
         if self.db_max_overflow < 0 or self.db_pool_timeout_s <= 0:
             raise ConfigError("DB_MAX_OVERFLOW must be >= 0 and DB_POOL_TIMEOUT_S positive")
+        if self.retention_years < MIN_RETENTION_YEARS:
+            raise ConfigError(
+                f"RETENTION_YEARS must be at least {MIN_RETENTION_YEARS}: a regulation record"
+                " is a medical record (Code de la santé publique, art. R.1112-7)"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

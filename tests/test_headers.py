@@ -46,6 +46,11 @@ def test_static_files_may_be_cached(client):
 
 
 @pytest.mark.parametrize("app_config", [{"PUBLIC_BASE_URL": "https://sas.example.org"}])
-def test_hsts_behind_an_https_public_url(client, app_config):
+def test_hsts_and_secure_cookies_behind_an_https_public_url(app, client, app_config):
     answer = client.get("/healthz")
     assert answer.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_plain_http_cookies_are_not_marked_secure(app):
+    assert app.config["SESSION_COOKIE_SECURE"] is False

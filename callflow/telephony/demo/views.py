@@ -41,8 +41,6 @@ def _settings() -> Settings:
 
 def _emulator(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     settings = _settings()
-    if not settings.emulator_mode:
-        abort(404)
     try:
         answer = requests.request(
             method, f"{settings.twilio_api_base_url}/emulator{path}", json=body, timeout=10
@@ -61,6 +59,13 @@ def _relay(data: Any) -> ResponseReturnValue:
     return jsonify({k: data.get(k) for k in SHOWN if k in data})
 
 
+@demo.before_request
+def emulator_only() -> None:
+    """The patient phone and its relay exist only when the emulator stands in for Twilio."""
+    if request.endpoint not in ("demo.home", "demo.static") and not _settings().emulator_mode:
+        abort(404)
+
+
 @demo.get("/")
 def home() -> str:
     return render_template("demo/home.html", settings=_settings())
@@ -68,8 +73,6 @@ def home() -> str:
 
 @demo.get("/demo/phone")
 def phone() -> str:
-    if not _settings().emulator_mode:
-        abort(404)
     caller = "+336" + "".join(secrets.choice("0123456789") for _ in range(8))
     return render_template("demo/phone.html", settings=_settings(), caller=caller)
 
