@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench load lint audit install browser
+.PHONY: run test bench load lint audit fuzz install browser
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download cannot run here).
 CHROMIUM := /usr/bin/chromium
@@ -47,6 +47,10 @@ $(AUDIT): requirements-audit.lock
 
 audit: $(AUDIT)
 	$(AUDIT) -r requirements.lock --no-deps --disable-pip --strict --progress-spinner off
+
+# The webhooks and the staff API fuzzed with many more examples than `make test` runs (30).
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} $(BIN)/pytest -q tests/fuzz
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

@@ -25,7 +25,7 @@ def upgrade():
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             """
-            CREATE FUNCTION sas_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            CREATE OR REPLACE FUNCTION sas_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
               IF TG_OP = 'DELETE' AND OLD.at < now() - interval '20 years' THEN
                 RETURN OLD;
