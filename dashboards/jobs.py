@@ -1,5 +1,6 @@
-"""RQ job of the dashboards, for `rq cron`: repair the handling rows an after-commit refresh
-missed (a crash between a producer's commit and the refresh, a database error). Idempotent.
+"""RQ job of the dashboards, for the periodic scheduler (`queues/scheduler.py`): repair the
+handling rows an after-commit refresh missed (a crash between a producer's commit and the
+refresh, a database error). Idempotent.
 
 Registered beside the queue sweep: `cron.register(refresh_handling_times, queue_name="sas",
 interval=30)`.

@@ -1,4 +1,5 @@
-"""The periodic jobs, for `rq cron queues/cron.py` (started by `make run`)."""
+"""The periodic jobs, run by `python -m queues.scheduler` (RQ's cron scheduler; started by
+`make run`)."""
 
 from rq import cron
 

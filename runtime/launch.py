@@ -111,32 +111,14 @@ def main() -> int:
         subprocess.run([str(BIN / "flask"), "db", "upgrade"], cwd=ROOT, env=env, check=True)
         children.append(
             subprocess.Popen(
-                [
-                    str(BIN / "rq"),
-                    "worker",
-                    "--with-scheduler",
-                    "--config",
-                    "runtime.rq_settings",
-                    "--worker-class",
-                    "rq.worker.SimpleWorker",
-                    "--quiet",
-                    "sas",
-                ],
+                [sys.executable, "-m", "queues.worker", "sas"],
                 cwd=ROOT,
                 env=env,
             )
         )
         children.append(
             subprocess.Popen(
-                [
-                    str(BIN / "rq"),
-                    "cron",
-                    "--config",
-                    "runtime.rq_settings",
-                    "--logging-level",
-                    "warning",
-                    "queues/cron.py",
-                ],
+                [sys.executable, "-m", "queues.scheduler"],
                 cwd=ROOT,
                 env=env,
             )

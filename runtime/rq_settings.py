@@ -1,5 +1,5 @@
-"""RQ's settings module: `rq worker -c runtime.rq_settings` and `rq cron -c runtime.rq_settings`
-reach the same Redis as the web service, from the same variables (`REDIS_URL`, or
+"""RQ's settings module: `rq worker -c runtime.rq_settings` (and `rq info -c …`) reaches
+the same Redis as the web service, from the same variables (`REDIS_URL`, or
 `REDIS_SENTINELS` with `REDIS_SENTINEL_MASTER`), so a worker follows a Sentinel failover too.
 RQ reads the upper-case names of this module."""
 

@@ -1,6 +1,6 @@
 """Two web nodes and two RQ workers on this machine sharing one Redis and one PostgreSQL, as
-docs/deployment.md lays them out on several hosts: real gunicorn, rq worker and rq cron
-processes, configured only through the environment, with the Twilio emulator as Twilio."""
+docs/deployment.md lays them out on several hosts: real gunicorn, rq worker and periodic
+scheduler processes, configured only through the environment, with the Twilio emulator as Twilio."""
 
 from __future__ import annotations
 
@@ -140,36 +140,13 @@ def cluster(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[Clust
                     stderr=subprocess.DEVNULL,
                 )
             )
-        for index in range(2):
+        for _ in range(2):
             cluster.processes.append(
-                subprocess.Popen(
-                    [
-                        BIN / "rq",
-                        "worker",
-                        "-c",
-                        "runtime.rq_settings",
-                        "--name",
-                        f"scale-{os.getpid()}-{index}",
-                        "--worker-class",
-                        "rq.worker.SimpleWorker",
-                        "--quiet",
-                        "sas",
-                    ],
-                    cwd=ROOT,
-                    env=env,
-                )
+                subprocess.Popen([sys.executable, "-m", "queues.worker", "sas"], cwd=ROOT, env=env)
             )
         cluster.processes.append(
             subprocess.Popen(
-                [
-                    BIN / "rq",
-                    "cron",
-                    "-c",
-                    "runtime.rq_settings",
-                    "--logging-level",
-                    "warning",
-                    "queues/cron.py",
-                ],
+                [sys.executable, "-m", "queues.scheduler"],
                 cwd=ROOT,
                 env=env,
             )
