@@ -22,7 +22,9 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def measure(database_url: str, redis_url: str, *, calls: int) -> dict[str, list[float]]:
+def measure(
+    database_url: str, redis_url: str, *, calls: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     from flask_migrate import upgrade
 
     from app import create_app
@@ -41,7 +43,20 @@ def measure(database_url: str, redis_url: str, *, calls: int) -> dict[str, list[
     app.extensions["redis"].flushdb()
     client = app.test_client()
     validator = RequestValidator(TOKEN)
-    timings: dict[str, list[float]] = {"incoming": [], "menu": []}
+    timings: dict[str, list[float]] = {"incoming": [], "menu": [], "hold": []}
+    statements: dict[str, list[float]] = {name: [] for name in timings}
+    from sqlalchemy import event
+
+    from runtime.db import db
+
+    with app.app_context():
+        engine = db.engine
+    executed = [0]
+
+    def count(*_: object) -> None:
+        executed[0] += 1
+
+    event.listen(engine, "before_cursor_execute", count)
     for n in range(calls):
         sid = f"CA{n:032x}"
         params = {
@@ -54,9 +69,11 @@ def measure(database_url: str, redis_url: str, *, calls: int) -> dict[str, list[
         for name, path, extra in (
             ("incoming", "/twilio/voice/incoming", {}),
             ("menu", "/twilio/voice/menu", {"Digits": str(1 + n % 2)}),
+            ("hold", "/twilio/voice/hold", {"QueueSid": "QU" + "5" * 32}),
         ):
             body = dict(params, **extra)
             signature = validator.compute_signature("http://localhost" + path, body)
+            executed[0] = 0
             started = time.perf_counter()
             response = client.post(
                 path,
@@ -65,25 +82,28 @@ def measure(database_url: str, redis_url: str, *, calls: int) -> dict[str, list[
                 headers={"X-Twilio-Signature": signature},
             )
             timings[name].append((time.perf_counter() - started) * 1000)
+            statements[name].append(executed[0])
             if response.status_code != 200:
                 raise RuntimeError(f"{path} answered {response.status_code}")
-    from runtime.db import db
-
+    event.remove(engine, "before_cursor_execute", count)
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-    return timings
+    return timings, statements
 
 
 def run(redis_url: str, *, calls: int = 1000, postgres_url: str | None = None) -> str:
     lines = [
         "## Webhook latency through the Flask test client",
         "",
-        f"{calls} calls, each `/twilio/voice/incoming` then `/twilio/voice/menu` (which commits",
-        "the call and indexes it in Redis); milliseconds per request, signature check included.",
+        f"{calls} calls, each `/twilio/voice/incoming`, `/twilio/voice/menu` (which commits",
+        "the call and indexes it in Redis), then one `/twilio/voice/hold` (the caller's first",
+        "wait: position announced, one event written); milliseconds per request, signature",
+        "check included, and the SQL statements each sends through the driver (savepoints",
+        "included; BEGIN and COMMIT are not counted).",
         "",
-        "| database | webhook | p50 ms | p99 ms | mean ms |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| database | webhook | p50 ms | p99 ms | mean ms | SQL statements |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     targets = [("SQLite", None)] + ([("PostgreSQL", postgres_url)] if postgres_url else [])
     for label, url in targets:
@@ -95,10 +115,11 @@ def run(redis_url: str, *, calls: int = 1000, postgres_url: str | None = None) -
 
                 _drop_everything(url)
                 url_used = url
-            timings = measure(url_used, redis_url, calls=calls)
+            timings, statements = measure(url_used, redis_url, calls=calls)
         for name, values in timings.items():
             lines.append(
                 f"| {label} | {name} | {_percentile(values, 0.5):.2f} | "
-                f"{_percentile(values, 0.99):.2f} | {statistics.fmean(values):.2f} |"
+                f"{_percentile(values, 0.99):.2f} | {statistics.fmean(values):.2f} | "
+                f"{statistics.fmean(statements[name]):.1f} |"
             )
     return "\n".join(lines) + "\n"
