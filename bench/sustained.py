@@ -52,6 +52,19 @@ def _fresh_database(name: str) -> str:
     return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 
 
+def _stored_bytes(database_url: str) -> tuple[int, int]:
+    """(calls in the database, bytes its tables take with their indexes and TOAST)."""
+    plain = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain) as conn:
+        calls = conn.execute("SELECT count(*) FROM calls").fetchone()
+        size = conn.execute(
+            "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'public' AND c.relkind = 'r'"
+        ).fetchone()
+    return int(calls[0] if calls else 0), int(size[0] if size and size[0] else 0)
+
+
 def _emulator_tally() -> dict[str, Any]:
     """What the emulator's side saw of every webhook (the service's far end, as Twilio)."""
     config = json.loads((ROOT / "instance" / "emulator.json").read_text())
@@ -119,6 +132,7 @@ def measure(rate: float, minutes: float, agents: tuple[int, int, int]) -> dict[s
             timeout=minutes * 60 + 1200,
         )
         tally = _emulator_tally()
+        stored_calls, stored_bytes = _stored_bytes(env["DATABASE_URL"])
         lost = sim.returncode != 0 or "reconciliation: all" not in sim.stdout
         failed = tally["http_errors"] + tally["unanswered"]
         agent_errors = _agent_errors(sim.stdout)
@@ -133,6 +147,7 @@ def measure(rate: float, minutes: float, agents: tuple[int, int, int]) -> dict[s
             "agent_errors": agent_errors,
             "holds": not lost and failed == 0 and tally["slow"] == 0 and agent_errors == 0,
             "summary": sim.stdout[-2500:],
+            "bytes_per_call": stored_bytes / stored_calls if stored_calls else 0.0,
         }
     finally:
         stack.send_signal(signal.SIGTERM)
@@ -172,17 +187,19 @@ def _section(options: argparse.Namespace, results: list[dict[str, Any]]) -> list
         " the run stops at the first not held.",
         "",
         "| rate (calls/s) | calls | lost calls | webhooks | non-2xx or unanswered"
-        " | ≥ 1 s | slowest s | staff API errors | holds |",
-        "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        " | ≥ 1 s | slowest s | staff API errors | holds | database bytes per call |",
+        "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
     for r in results:
         lines.append(
             f"| {r['rate']:g} | {r['calls']} | {'yes' if r['lost'] else 'none'} | "
             f"{r['webhooks']} | {r['failed']} | {r['slow']} | {r['max_s']:.3f} | "
-            f"{r['agent_errors']} | {'yes' if r['holds'] else 'no'} |"
+            f"{r['agent_errors']} | {'yes' if r['holds'] else 'no'} | {r['bytes_per_call']:,.0f} |"
         )
     lines += [
         "",
+        "Database bytes per call: the tables with their indexes and TOAST after the run,"
+        " divided by the calls (timeline, dossier, decision, handling times, audit).",
         f"Largest rate held: {max(held):g} calls/s." if held else "No rate held.",
         "For scale (domain.md): France's SAMU-Centres 15 receive about 1 call/s in all; a large"
         " SAMU (Lyon) about 1,200 calls a day.",
