@@ -3,8 +3,10 @@
 Every staff view declares its rule with `@allow(...)` (roles) or `@public`; one
 `before_request` hook (`enforce_access`) reads the rule of the matched view and answers 401
 without credentials, 403 for a role outside the rule, and checks the CSRF token of
-state-changing requests made with the console's session cookie. A route under `/api/`
-without a rule is refused (fail closed), and a test walks `app.url_map` to keep it so.
+state-changing requests made with the console's session cookie. Any other route without a
+rule is refused (fail closed), unless its blueprint is one of `GUARDED_ELSEWHERE` (Twilio's
+webhooks, the probes, the emulator's demo) or it serves static files; a test walks
+`app.url_map` to keep it so (`tests/test_route_guards.py`).
 
 Credentials: `Authorization: Bearer <token>`, or the console's session cookie.
 """
@@ -33,6 +35,13 @@ log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Blueprints that are not staff routes, and what guards them instead of a role rule.
+GUARDED_ELSEWHERE = {
+    "voice": "Twilio webhooks: X-Twilio-Signature, fail closed (ivr/signature.py)",
+    "connect": "Twilio webhooks: X-Twilio-Signature, fail closed (ivr/signature.py)",
+    "health": "probes and metrics for the load balancer and Prometheus: no personal data",
+    "demo": "the emulator's demo: 404 unless the built-in emulator stands in for Twilio",
+}
 
 
 @dataclass(frozen=True)
@@ -140,16 +149,24 @@ def _from_session() -> Staff | None:
     return staff
 
 
+def guarded_elsewhere(endpoint: str) -> bool:
+    """A route that needs no role rule: static files and the blueprints above."""
+    blueprint, _, name = endpoint.rpartition(".")
+    return name == "static" or blueprint in GUARDED_ELSEWHERE
+
+
 def enforce_access() -> Response | None:
     """The one place where staff routes are guarded (a `before_request` hook)."""
     if request.endpoint is None:
         return None  # no route matched: the 404 / 405 handlers answer
     rule = rule_of(current_app.view_functions.get(request.endpoint))
     if rule is None:
+        if guarded_elsewhere(request.endpoint):
+            return None  # not a staff route: Twilio webhooks, probes, demo, static files
+        log.error("route %s has no access rule: refused", request.endpoint)
         if _is_api():
-            log.error("route %s has no access rule: refused", request.endpoint)
             return ApiError(403, "cette route n'a pas de règle d'accès").response()
-        return None  # not a staff route (Twilio webhooks, health, demo)
+        return Response("Cette page n'a pas de règle d'accès.", status=403, mimetype="text/plain")
     g.access_rule = rule
     header = request.headers.get("Authorization")
     if header:

@@ -33,6 +33,15 @@ def test_every_route_has_a_guard(app):
     assert not unguarded, f"routes with no guard: {unguarded}"
 
 
+def test_a_page_without_a_rule_is_refused_at_run_time(app):
+    @app.get("/console/unguarded-test-page")
+    def unguarded_page():
+        return "secret"
+
+    answer = app.test_client().get("/console/unguarded-test-page")
+    assert answer.status_code == 403 and "secret" not in answer.get_data(as_text=True)
+
+
 def test_every_twilio_webhook_refuses_an_unsigned_request(app, client):
     webhooks = [r for r in app.url_map.iter_rules() if r.rule.startswith("/twilio/")]
     assert len(webhooks) >= 10
