@@ -20,6 +20,11 @@ worker_class = "gthread"
 threads = int(os.environ.get("WEB_THREADS", "8"))
 # A webhook answers in milliseconds; 60 s only bounds a stuck request.
 timeout = 60
+# Idle keep-alive connections are held 75 s (gunicorn's default is 2 s): the server should not
+# be the side that closes a connection its client (the load balancer, Twilio, the emulator)
+# is about to reuse, which resets that request. Load balancers' idle timeouts are 60 s by
+# default, so they close first. gthread keeps idle connections in its poller, not a thread.
+keepalive = 75
 graceful_timeout = 20
 
 
