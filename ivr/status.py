@@ -45,7 +45,7 @@ def call_ended(
     call = find_call(session, call_sid=call_sid, for_update=True)
     if call is None:
         final = CallStatus.ABANDONED if call_status == "completed" else CallStatus.FAILED
-        open_call(
+        call, created = open_call(
             session,
             call_sid=call_sid,
             caller_raw=caller_raw,
@@ -55,8 +55,11 @@ def call_ended(
             event="ended_before_arrival",
             data=details,
         )
-        session.commit()
-        return twiml.empty()
+        if created:
+            session.commit()
+            return twiml.empty()
+        # The incoming webhook created the call meanwhile (Twilio sent both at once): that
+        # call ends like any other, below (open_call hands it over locked).
     if is_terminal(call.status):
         return twiml.empty()
     if call.status in WAITING or call.status == CallStatus.IVR:

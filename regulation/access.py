@@ -225,8 +225,9 @@ def init_access(app: Flask) -> None:
     app.register_error_handler(redis.RedisError, _redis_down)
     app.register_error_handler(OperationalError, _database_down)
     app.register_error_handler(PoolTimeout, _database_down)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    # Flask's defaults hold these keys already (SameSite None): set, not setdefault
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
     # behind HTTPS the session cookie never travels in clear
     if (app.extensions["sas_settings"].public_base_url or "").startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True

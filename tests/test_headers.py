@@ -54,3 +54,29 @@ def test_hsts_and_secure_cookies_behind_an_https_public_url(app, client, app_con
 
 def test_plain_http_cookies_are_not_marked_secure(app):
     assert app.config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_the_session_cookie_is_same_site_and_http_only(app):
+    from regulation.auth import create_staff
+    from runtime.db import db
+
+    with app.app_context():
+        create_staff(
+            db.session,
+            app.extensions["regulation_settings"],
+            username="cookie",
+            role="arm",
+            password="x" * 12,
+        )
+        db.session.commit()
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    cookie = client.get("/login").headers.get("Set-Cookie") or ""
+    import re
+
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    answer = client.post(
+        "/login", data={"username": "cookie", "password": "x" * 12, "csrf_token": csrf}
+    )
+    cookie = answer.headers.get("Set-Cookie") or cookie
+    assert "SameSite=Lax" in cookie and "HttpOnly" in cookie, cookie

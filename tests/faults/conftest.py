@@ -79,6 +79,32 @@ class Stack:
         answer.raise_for_status()
         return [row["call_id"] for row in answer.json()["calls"]]
 
+    @property
+    def app(self) -> Any:
+        return self.cluster.app
+
+    def index(self) -> tuple[list[int], dict[int, str]]:
+        """What Redis says: the ARM queue's waiting calls in service order, and every held
+        call with the agent holding its lease."""
+        from queues.access import call_queues
+
+        with self.app.app_context():
+            store = call_queues()
+            waiting = [entry.call_id for entry in store.ordered("arm")]
+            held = {e.call_id: e.agent_id for e in store.dump() if e.agent_id is not None}
+        return waiting, held
+
+    def call_ids(self, sids: list[str]) -> list[int]:
+        from sqlalchemy import select
+
+        from callflow.models import Call
+        from runtime.db import db
+
+        with self.app.app_context():
+            ids = {sid: id_ for sid, id_ in db.session.execute(select(Call.call_sid, Call.id))}
+            db.session.remove()
+        return [ids[sid] for sid in sids]
+
     def signed_post(self, path: str, params: dict[str, str]) -> Any:
         import requests
         from twilio.request_validator import RequestValidator
