@@ -81,17 +81,21 @@ def test_purge_deletes_whole_old_records_and_nothing_younger(app, staff):
         _audit(person, OLD, None)  # an old login, about no call
         read_lately = _call("CA" + "3" * 32, OLD)
         _audit(person, RECENT, read_lately)  # opened last year: its record is not expired
+        child = _call("CA" + "5" * 32, OLD)  # a 4-year-old then: kept until they are 28
+        db.session.add(Dossier(call_id=child.id, patient={"age": 4}, updated_at=OLD))
+        teen = _call("CA" + "6" * 32, OLD)  # 10 then: 28 some three years ago
+        db.session.add(Dossier(call_id=teen.id, patient={"age": 10}, updated_at=OLD))
         young = _call("CA" + "4" * 32, RECENT, previous_call_id=old.id)
         db.session.get(Staff, person.id).presence_call_id = old.id
         db.session.commit()
-        old_id, kept = old.id, {read_lately.id, young.id}
+        old_id, kept = old.id, {read_lately.id, young.id, child.id}
         assert db.session.get(HandlingTime, old_id) is not None  # the dashboards' row too
 
     dry = app.test_cli_runner().invoke(args=["retention", "purge", "--dry-run"])
-    assert dry.exit_code == 0 and dry.output.startswith("1 calls"), dry.output
+    assert dry.exit_code == 0 and dry.output.startswith("2 calls"), dry.output
     done = app.test_cli_runner().invoke(args=["retention", "purge"])
     assert done.exit_code == 0, done.output
-    assert "purged 1 calls" in done.output and "1 older audit entries" in done.output
+    assert "purged 2 calls" in done.output and "1 older audit entries" in done.output
 
     with app.app_context():
         assert set(db.session.scalars(select(Call.id))) == kept
