@@ -35,7 +35,7 @@ BIN = Path(sys.executable).parent
 TOKEN = "bench-load-token"
 ACCOUNT = "AC" + "3" * 32
 P99_LIMIT_MS = 25.0
-SERVICE_STEPS = (200, 300, 400, 500, 600, 800, 1000)
+SERVICE_STEPS = (50, 100, 150, 200, 300, 400, 600, 800)
 BARE_STEPS = (200, 400, 600, 800, 1000, 1200, 1500, 2000, 2500, 3000)
 
 

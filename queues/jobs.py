@@ -35,4 +35,9 @@ def sweep_queues() -> dict[str, Any]:
             session(), call_queues(), lease_seconds=app.extensions["sas_settings"].lease_seconds
         )
         db.session.remove()
-    return {"rebuilt": result.rebuilt, "indexed": result.indexed, "dropped": result.dropped}
+    return {
+        "rebuilt": result.rebuilt,
+        "indexed": result.indexed,
+        "dropped": result.dropped,
+        "leased": result.leased,
+    }

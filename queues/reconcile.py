@@ -4,7 +4,10 @@ The database is the record and Redis the index. `rebuild` empties the index and 
 waiting and held call from the database, in the same order (same enqueue times and
 deadlines). `drift` only reads and lists differences. `sweep` is the periodic, non-destructive
 repair: it rebuilds when Redis came back empty (its generation marker is gone), indexes
-committed waiting calls that Redis lacks, and drops entries of calls that have ended.
+committed waiting calls that Redis lacks, drops entries of calls that have ended, and gives
+back the lease of a call the database still has held but Redis has waiting (a lease job that
+died between Redis and its commit, see queues/leases.py): that lease then runs out again and
+the next lease job writes the return.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from callflow.models import Call
 from callflow.states import HELD, WAITING, CallStatus
 from runtime.clock import now, to_ms
 
+from .leases import align_with_record
 from .store import CallQueues, QueueEntry
 
 log = logging.getLogger(__name__)
@@ -100,6 +104,7 @@ class SweepResult:
     rebuilt: bool = False
     indexed: list[int] = field(default_factory=list)
     dropped: list[int] = field(default_factory=list)
+    leased: list[int] = field(default_factory=list)
 
 
 def sweep(session: Session, store: CallQueues, *, lease_seconds: int) -> SweepResult:
@@ -109,7 +114,8 @@ def sweep(session: Session, store: CallQueues, *, lease_seconds: int) -> SweepRe
         result.rebuilt = True
         return result
     expected = {e.call_id: e for e in expected_entries(session, lease_seconds=lease_seconds)}
-    actual = {e.call_id for e in store.dump()}
+    dumped = {e.call_id: e for e in store.dump()}
+    actual = set(dumped)
     session.rollback()  # see the latest commits below, not this transaction's snapshot
     for call_id in sorted(expected.keys() - actual):
         call = session.get(Call, call_id)
@@ -129,7 +135,23 @@ def sweep(session: Session, store: CallQueues, *, lease_seconds: int) -> SweepRe
         if call is None or call.status not in {s.value for s in INDEXED}:
             store.finish(call_id=call_id)
             result.dropped.append(call_id)
+    for call_id in sorted(expected.keys() & actual):
+        if expected[call_id].agent_id is None or dumped[call_id].agent_id is not None:
+            continue
+        call = session.get(Call, call_id)
+        now_in_redis = store.entry(call_id)
+        if call is None or call.status not in HELD or now_in_redis is None:
+            continue
+        if now_in_redis.agent_id is not None:
+            continue
+        align_with_record(store, call, lease_seconds=lease_seconds)
+        result.leased.append(call_id)
     session.rollback()
-    if result.indexed or result.dropped:
-        log.warning("queue sweep: indexed %s, dropped %s", result.indexed, result.dropped)
+    if result.indexed or result.dropped or result.leased:
+        log.warning(
+            "queue sweep: indexed %s, dropped %s, lease given back %s",
+            result.indexed,
+            result.dropped,
+            result.leased,
+        )
     return result

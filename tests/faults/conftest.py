@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 
@@ -18,6 +19,8 @@ from runtime.embedded_redis import EmbeddedRedis, free_port
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_NUMBER, _config, _dispose, _empty_tables
 from tests.regulation.conftest import CHEAP_HASHES
 from tests.scale.conftest import BIN, ROOT, Cluster, _wait_healthy
+
+from .proxy import TcpProxy
 
 
 @dataclass
@@ -27,6 +30,7 @@ class Stack:
     env: dict[str, str]
     port: int
     web: subprocess.Popen[bytes] | None = None
+    database_proxy: TcpProxy | None = None
     scheduler: subprocess.Popen[bytes] | None = None
     others: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -133,9 +137,21 @@ def stack(database_url: str) -> Iterator[Stack]:
     )
     app = create_app(config)
     _empty_tables(app)
-    env = {**os.environ, **{k: str(v) for k, v in config.items()}, "FLASK_APP": "app"}
+    # The processes reach PostgreSQL through a proxy the tests can cut.
+    target = urlparse(database_url)
+    database_proxy = TcpProxy((target.hostname or "127.0.0.1", target.port or 5432))
+    through_proxy = target._replace(
+        netloc=target.netloc.replace(f":{target.port or 5432}", f":{database_proxy.port}")
+    ).geturl()
+    env = {
+        **os.environ,
+        **{k: str(v) for k, v in config.items()},
+        "FLASK_APP": "app",
+        "DATABASE_URL": through_proxy,
+    }
     port = free_port()
     stack = Stack(Cluster(app, emulator, [f"http://127.0.0.1:{port}"]), redis, env, port)
+    stack.database_proxy = database_proxy
     try:
         stack.start_web()
         stack.start_worker()
@@ -169,3 +185,4 @@ def stack(database_url: str) -> Iterator[Stack]:
         emulator.stop()
         _dispose(app)
         redis.stop()
+        database_proxy.stop()
