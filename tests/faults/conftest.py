@@ -121,7 +121,7 @@ class Stack:
 
 
 @pytest.fixture()
-def stack(database_url: str) -> Iterator[Stack]:
+def stack(request: pytest.FixtureRequest, database_url: str) -> Iterator[Stack]:
     from app import create_app
     from callflow.telephony.emulator.server import start_emulator
 
@@ -137,18 +137,15 @@ def stack(database_url: str) -> Iterator[Stack]:
     )
     app = create_app(config)
     _empty_tables(app)
-    # The processes reach PostgreSQL through a proxy the tests can cut.
-    target = urlparse(database_url)
-    database_proxy = TcpProxy((target.hostname or "127.0.0.1", target.port or 5432))
-    through_proxy = target._replace(
-        netloc=target.netloc.replace(f":{target.port or 5432}", f":{database_proxy.port}")
-    ).geturl()
-    env = {
-        **os.environ,
-        **{k: str(v) for k, v in config.items()},
-        "FLASK_APP": "app",
-        "DATABASE_URL": through_proxy,
-    }
+    env = {**os.environ, **{k: str(v) for k, v in config.items()}, "FLASK_APP": "app"}
+    database_proxy = None
+    if request.node.get_closest_marker("database_proxy"):
+        # The processes reach PostgreSQL through a proxy the test can cut.
+        target = urlparse(database_url)
+        database_proxy = TcpProxy((target.hostname or "127.0.0.1", target.port or 5432))
+        env["DATABASE_URL"] = target._replace(
+            netloc=target.netloc.replace(f":{target.port or 5432}", f":{database_proxy.port}")
+        ).geturl()
     port = free_port()
     stack = Stack(Cluster(app, emulator, [f"http://127.0.0.1:{port}"]), redis, env, port)
     stack.database_proxy = database_proxy
@@ -185,4 +182,5 @@ def stack(database_url: str) -> Iterator[Stack]:
         emulator.stop()
         _dispose(app)
         redis.stop()
-        database_proxy.stop()
+        if database_proxy is not None:
+            database_proxy.stop()

@@ -28,6 +28,7 @@ from .test_twilio_retries import twiml_of
 pytestmark = [
     pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs PostgreSQL"),
     pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
+    pytest.mark.database_proxy,
 ]
 
 

@@ -38,7 +38,8 @@ def blocked_on_a_call(watch: Connection) -> bool:
 
 
 def test_a_worker_killed_mid_job_returns_the_call_once(stack: Stack, database_url: str) -> None:
-    calls = stack.call_ids(stack.place_calls(2))
+    stack.place_calls(2)
+    calls = stack.waiting_ids()  # in service order
     agent = stack.cluster.agent("arm", 0)
     assert agent.call("PUT", "/api/agents/me/presence", json={"status": "available"}).ok
     assert agent.call("POST", "/api/agents/me/next").json()["call"]["id"] == calls[0]
