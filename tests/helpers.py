@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import itertools
+import os
 import xml.etree.ElementTree as ET
 from typing import Any
 
+import pytest
 from werkzeug.test import TestResponse
 
 _sids = itertools.count(1)
+
+#: Marks for tests of several processes sharing one database: PostgreSQL's job (SQLite is the
+#: one-machine default), so they run where the suite has one (`TEST_DATABASE_URL`).
+ON_POSTGRESQL = [
+    pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs PostgreSQL"),
+    pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
+]
 
 
 def new_sid() -> str:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -184,3 +185,11 @@ def stack(request: pytest.FixtureRequest, database_url: str) -> Iterator[Stack]:
         redis.stop()
         if database_proxy is not None:
             database_proxy.stop()
+
+
+def twiml_of(response: Any) -> ET.Element:
+    """The TwiML of a webhook's answer from the running node; fails unless it is valid."""
+    assert response.status_code == 200, response.text
+    root = ET.fromstring(response.content)
+    assert root.tag == "Response"
+    return root

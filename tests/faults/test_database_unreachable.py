@@ -6,7 +6,6 @@ with the database. (Written by a helper against its own process harness, ported 
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 
@@ -20,14 +19,12 @@ from queues.access import call_queues
 from queues.reconcile import drift
 from runtime.db import db
 from tests.conftest import PUBLIC_NUMBER
-from tests.helpers import call_params, new_sid, wait_for
+from tests.helpers import ON_POSTGRESQL, call_params, new_sid, wait_for
 
-from .conftest import Stack
-from .test_twilio_retries import twiml_of
+from .conftest import Stack, twiml_of
 
 pytestmark = [
-    pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs PostgreSQL"),
-    pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
+    *ON_POSTGRESQL,
     pytest.mark.database_proxy,
 ]
 

@@ -7,29 +7,17 @@ from __future__ import annotations
 
 import os
 import time
-import xml.etree.ElementTree as ET
 
-import pytest
 import requests
 
 from callflow.models import Call
 from runtime.db import db
-from tests.helpers import call_params, wait_for
+from tests.helpers import ON_POSTGRESQL, call_params, wait_for
 
-from .conftest import Stack
+from .conftest import Stack, twiml_of
 
 # Several processes sharing one database is PostgreSQL's job, as in tests/scale.
-pytestmark = [
-    pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs PostgreSQL"),
-    pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
-]
-
-
-def _twiml(answer: requests.Response) -> ET.Element:
-    assert answer.status_code == 200, answer.text
-    root = ET.fromstring(answer.content)
-    assert root.tag == "Response"
-    return root
+pytestmark = ON_POSTGRESQL
 
 
 def _status(stack: Stack, call_id: int) -> str:
@@ -78,7 +66,7 @@ def test_redis_restarted_empty_the_queues_come_back_in_order(stack: Stack) -> No
     stack.redis.restart_empty()  # a failover without persistence
     started = time.monotonic()
     # Meanwhile a waiting caller's hold loop still gets a document, never an error.
-    hold = _twiml(stack.signed_post("/twilio/voice/hold", call_params(sids[0])))
+    hold = twiml_of(stack.signed_post("/twilio/voice/hold", call_params(sids[0])))
     assert hold.find("Pause") is not None or hold.find("Play") is not None
     wait_for(lambda: stack.waiting_ids() == order, timeout=30)
     print(f"queues rebuilt {time.monotonic() - started:.1f} s after Redis came back empty")
@@ -93,7 +81,7 @@ def test_redis_unreachable_callers_are_served_staff_told_then_it_recovers(stack:
     stack.redis.stop()
     try:
         new_caller = call_params("CA" + "e" * 32, "+33612349999")
-        root = _twiml(stack.signed_post("/twilio/voice/incoming", new_caller))
+        root = twiml_of(stack.signed_post("/twilio/voice/incoming", new_caller))
         assert root.find("Gather") is not None or root.find("Enqueue") is not None
         ready = requests.get(stack.url + "/readyz", timeout=10)
         assert ready.status_code == 503 and ready.json()["checks"]["redis"] != "ok"

@@ -5,26 +5,20 @@ queue entry."""
 
 from __future__ import annotations
 
-import os
-import xml.etree.ElementTree as ET
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from threading import Barrier
 
-import pytest
 import requests
 from sqlalchemy import Connection, func, select, text
 
 from callflow.models import Call, CallEvent
 from runtime.db import db
-from tests.helpers import call_params, new_sid, wait_for
+from tests.helpers import ON_POSTGRESQL, call_params, new_sid, wait_for
 
-from .conftest import Stack
+from .conftest import Stack, twiml_of
 
-pytestmark = [
-    pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs PostgreSQL"),
-    pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
-]
+pytestmark = ON_POSTGRESQL
 
 ENDED = {"abandoned", "completed", "failed"}
 
@@ -153,11 +147,3 @@ def blocked_on_insert(watch: Connection) -> bool:
     ).scalar()
     watch.rollback()
     return bool(waiting)
-
-
-def twiml_of(response: requests.Response) -> ET.Element:
-    """The TwiML of a webhook's answer from the running node; fails unless it is valid."""
-    assert response.status_code == 200, response.text
-    root = ET.fromstring(response.content)
-    assert root.tag == "Response"
-    return root

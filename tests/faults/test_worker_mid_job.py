@@ -10,18 +10,14 @@ import os
 import signal
 import time
 
-import pytest
 from sqlalchemy import Connection, create_engine, text
 
-from tests.helpers import wait_for
+from tests.helpers import ON_POSTGRESQL, wait_for
 
 from .conftest import Stack
 from .test_process_faults import _events
 
-pytestmark = [
-    pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs PostgreSQL"),
-    pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
-]
+pytestmark = ON_POSTGRESQL
 
 
 def blocked_on_a_call(watch: Connection) -> bool:

@@ -4,28 +4,19 @@ never hands a call to two of them; a worker on either side returns an abandoned 
 
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from sqlalchemy import func, select
 
 from callflow.models import Call, CallEvent
 from runtime.db import db
 from tests.conftest import PUBLIC_NUMBER
-from tests.helpers import wait_for
+from tests.helpers import ON_POSTGRESQL, wait_for
 
 from .conftest import Cluster
 
-# Several processes sharing one database is PostgreSQL's job (SQLite is the one-machine
-# default of `make run`); these tests run where the suite has a PostgreSQL.
-pytestmark = [
-    pytest.mark.skipif(
-        not os.environ.get("TEST_DATABASE_URL"), reason="scaling out needs PostgreSQL"
-    ),
-    pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
-]
+pytestmark = ON_POSTGRESQL
 
 
 def place_calls(cluster: Cluster, count: int) -> list[str]:
