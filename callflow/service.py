@@ -10,15 +10,19 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, inspect, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.state import InstanceState
 
 from runtime.clock import now
 
 from .models import Call, CallEvent, iso
 from .numbers import parse_caller
 from .states import CallStatus, check_move
+
+_OPENED_BY = "callflow.opened_by"
 
 
 class CallNotFound(LookupError):
@@ -120,66 +124,149 @@ def open_call(
     status: CallStatus = CallStatus.IVR,
     event: str = "arrived",
     data: dict[str, Any] | None = None,
+    history_window: timedelta | None = None,
 ) -> tuple[Call, bool]:
     """The call with this CallSid, created if new. Returns (call, created).
 
+    With `history_window`, a new call is linked to the last one from the same number within
+    that window (`previous_call_id`, `repeat_caller`, a `repeat_caller` event), looked up by
+    the same statement that inserts it.
+
     Twilio retries webhooks: a second request for the same CallSid finds the first call,
-    even when both race (the unique CallSid decides; the loser reads the winner's row).
+    even when both race. One statement decides: `INSERT … ON CONFLICT (call_sid) DO NOTHING
+    RETURNING`, which waits for a racing insert of the same CallSid to commit; the loser then
+    reads the winner's row, locked, as a retry does.
     """
-    existing = find_call(session, call_sid=call_sid, for_update=True)
-    if existing is not None:
-        return existing, False
     number = parse_caller(caller_raw)
     moment = now()
-    call = Call(
-        call_sid=call_sid,
-        line=line,
-        dialled=dialled,
-        caller=number.e164,
-        caller_flag=number.flag.value if number.flag else None,
-        caller_display=number.display,
-        caller_kind=number.kind.value if number.kind else None,
-        status=status.value,
-        priority="NR",
-        arrived_at=moment,
-        updated_at=moment,
-    )
-    savepoint = session.begin_nested()
-    try:
-        session.add(call)
-        session.flush()
-    except IntegrityError:
-        savepoint.rollback()
+    final = status in (CallStatus.COMPLETED, CallStatus.ABANDONED, CallStatus.FAILED)
+    values: dict[str, Any] = {
+        "call_sid": call_sid,
+        "line": line,
+        "dialled": dialled,
+        "caller": number.e164,
+        "caller_flag": number.flag.value if number.flag else None,
+        "caller_display": number.display,
+        "caller_kind": number.kind.value if number.kind else None,
+        "status": status.value,
+        "priority": "NR",
+        "menu_attempts": 0,
+        "callback_offered": False,
+        "arrived_at": moment,
+        "updated_at": moment,
+        "ended_at": moment if final else None,
+    }
+    # A NULL caller matches no earlier call: no history looked up.
+    history = {
+        "history_caller": number.e164 if history_window is not None else None,
+        "history_since": moment - (history_window or timedelta(0)),
+    }
+    dialect = session.get_bind().dialect.name
+    row = session.connection().execute(_open_statement(dialect), values | history).first()
+    if row is None:
         winner = find_call(session, call_sid=call_sid, for_update=True)
-        if winner is None:
-            raise
+        if winner is None:  # pragma: no cover - the conflicting row cannot vanish
+            raise LookupError(f"call {call_sid} neither inserted nor found")
         return winner, False
-    savepoint.commit()
-    if status in (CallStatus.COMPLETED, CallStatus.ABANDONED, CallStatus.FAILED):
-        call.ended_at = moment
-    details = {"line": line, "caller_flag": call.caller_flag}
+    created = _persistent_call(session, values | row._asdict())
+    details = {"line": line, "caller_flag": created.caller_flag}
     details.update(data or {})
-    record_event(session, call, type=event, data=details, at=moment)
-    return call, True
+    record_event(session, created, type=event, data=details, at=moment)
+    if created.previous_call_id is not None:
+        record_event(
+            session,
+            created,
+            type="repeat_caller",
+            data={"previous_call_id": created.previous_call_id},
+            at=moment,
+        )
+    return created, True
 
 
-def link_caller_history(session: Session, call: Call, *, window: timedelta) -> Call | None:
-    """Link the call to the last one from the same number within `window`; flag repeats."""
-    if call.caller is None:
+_OPEN_STATEMENTS: dict[str, Any] = {}
+
+
+def _open_statement(dialect: str) -> Any:
+    """`INSERT … ON CONFLICT (call_sid) DO NOTHING RETURNING` of a new call, with its link to
+    the caller's last call in the window; built once per dialect, values bound per call."""
+    if dialect not in _OPEN_STATEMENTS:
+        calls = Call.__table__
+        inserted = [c.name for c in calls.c if c.name not in _LINKED and c.name in _OPENED]
+        earlier = (
+            select(calls.c.id)
+            .where(
+                calls.c.caller == bindparam("history_caller", type_=calls.c.caller.type),
+                calls.c.arrived_at >= bindparam("history_since", type_=calls.c.arrived_at.type),
+            )
+            .order_by(calls.c.arrived_at.desc(), calls.c.id.desc())
+            .limit(1)
+        )
+        insert = _insert_for(dialect)(calls).values(
+            {name: bindparam(name, type_=calls.c[name].type) for name in inserted}
+            | {"previous_call_id": earlier.scalar_subquery(), "repeat_caller": earlier.exists()}
+        )
+        _OPEN_STATEMENTS[dialect] = insert.on_conflict_do_nothing(
+            index_elements=["call_sid"]
+        ).returning(calls.c.id, calls.c.previous_call_id, calls.c.repeat_caller)
+    return _OPEN_STATEMENTS[dialect]
+
+
+#: The columns `open_call` sets, and those its statement works out.
+_OPENED = frozenset(
+    {
+        "call_sid",
+        "line",
+        "dialled",
+        "caller",
+        "caller_flag",
+        "caller_display",
+        "caller_kind",
+        "status",
+        "priority",
+        "menu_attempts",
+        "callback_offered",
+        "arrived_at",
+        "updated_at",
+        "ended_at",
+    }
+)
+_LINKED = frozenset({"id", "previous_call_id", "repeat_caller"})
+
+
+def _persistent_call(session: Session, columns: dict[str, Any]) -> Call:
+    """The just-inserted row as a loaded, unchanged `Call` in the session (no SELECT): every
+    other column of a new call is NULL, and its timeline is empty so far."""
+    call = Call(**{c.name: columns.get(c.name) for c in Call.__table__.c})
+    make_transient_to_detached(call)
+    session.add(call)
+    set_committed_value(call, "events", [])
+    state: InstanceState[Call] = inspect(call)
+    owner = state.session
+    assert owner is not None
+    state.info[_OPENED_BY] = owner.get_transaction()
+    return call
+
+
+def timeline_in_session(call: Call) -> list[CallEvent] | None:
+    """The whole timeline of a call opened by its session's current transaction (all of it
+    is in memory, no query), or None for any other call."""
+    state: InstanceState[Call] = inspect(call)
+    owner = state.session
+    opened_by = state.info.get(_OPENED_BY)
+    if owner is None or opened_by is None or opened_by is not owner.get_transaction():
         return None
-    since = call.arrived_at - window
-    previous = session.scalars(
-        select(Call)
-        .where(Call.caller == call.caller, Call.id != call.id, Call.arrived_at >= since)
-        .order_by(Call.arrived_at.desc(), Call.id.desc())
-        .limit(1)
-    ).first()
-    if previous is None:
+    if "events" not in call.__dict__:
         return None
-    call.previous_call_id = previous.id
-    call.repeat_caller = True
-    record_event(session, call, type="repeat_caller", data={"previous_call_id": previous.id})
-    return previous
+    return list(call.events)
+
+
+def _insert_for(dialect: str) -> Callable[..., Any]:
+    """The dialect's INSERT, which has ON CONFLICT (PostgreSQL, SQLite)."""
+    if dialect == "postgresql":
+        return postgresql.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    raise RuntimeError(f"unsupported database {dialect}")  # pragma: no cover
 
 
 def caller_history(session: Session, call: Call, *, window: timedelta) -> list[Call]:

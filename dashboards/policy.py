@@ -178,8 +178,36 @@ def _from_row(row: TargetPolicy, base: Targets) -> Targets:
     )
 
 
+#: Versions are only ever added (the table is append-only), so their number and highest id
+#: say whether a history read earlier is still whole.
+_FINGERPRINT = "SELECT count(*), max(id) FROM target_policies"
+_CACHE_SIZE = 8
+_histories: list[tuple[Any, Settings | None, tuple[int, int | None], PolicyHistory]] = []
+
+
 def load_history(session: Session, settings: Settings | None = None) -> PolicyHistory:
-    """The defaults (version 0, in force from the beginning) and every saved version."""
+    """The defaults (version 0, in force from the beginning) and every saved version.
+
+    Every commit that touches a call needs it (`dashboards.refresh`), and a policy changes a
+    few times a year: the versions are read again only when their fingerprint, one cheap
+    query, differs from the one they were read with.
+    """
+    bind = session.get_bind()
+    count, last = session.connection().exec_driver_sql(_FINGERPRINT).one()
+    fingerprint = (int(count), last)
+    for cached_bind, cached_settings, cached_fingerprint, history in _histories:
+        if cached_bind is bind and cached_settings is settings:
+            if cached_fingerprint == fingerprint:
+                return history
+            break
+    history = _read_history(session, settings)
+    _histories[:] = [e for e in _histories if not (e[0] is bind and e[1] is settings)]
+    _histories.insert(0, (bind, settings, fingerprint, history))
+    del _histories[_CACHE_SIZE:]
+    return history
+
+
+def _read_history(session: Session, settings: Settings | None) -> PolicyHistory:
     versions = [Targets.defaults(settings)]
     rows = session.scalars(
         select(TargetPolicy).order_by(TargetPolicy.effective_from, TargetPolicy.id)

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from callflow.models import Call, CallEvent
+from callflow.service import timeline_in_session
 from runtime.clock import now
 from runtime.db import db
 from runtime.settings import Settings
@@ -103,9 +104,17 @@ def compute_calls(
             calls = {c.id: c for c in found if c is not None}
         else:
             calls = {c.id: c for c in session.scalars(select(Call).where(Call.id.in_(chunk)))}
-        events: dict[int, list[CallEvent]] = {i: [] for i in calls}
-        for item in session.scalars(select(CallEvent).where(CallEvent.call_id.in_(chunk))):
-            events[item.call_id].append(item)
+        events: dict[int, list[CallEvent]] = {}
+        for call in calls.values():
+            in_memory = timeline_in_session(call)
+            if in_memory is not None:
+                events[call.id] = in_memory
+        to_load = [i for i in calls if i not in events]
+        if to_load:
+            events.update((i, []) for i in to_load)
+            query = select(CallEvent).where(CallEvent.call_id.in_(to_load))
+            for item in session.scalars(query):
+                events[item.call_id].append(item)
         results += [compute_handling(calls[i], events[i], policies) for i in calls]
     return results
 

@@ -19,7 +19,6 @@ from callflow.numbers import mask
 from callflow.service import (
     find_call,
     find_resumable,
-    link_caller_history,
     move,
     open_call,
     record_event,
@@ -48,12 +47,16 @@ def arrive(
 ) -> Response:
     line = line_for(settings, dialled)
     call, created = open_call(
-        session, call_sid=call_sid, caller_raw=caller_raw, dialled=dialled, line=line
+        session,
+        call_sid=call_sid,
+        caller_raw=caller_raw,
+        dialled=dialled,
+        line=line,
+        history_window=timedelta(hours=settings.repeat_caller_window_h),
     )
     if not created:
         session.commit()
         return answer_existing(settings, call)
-    link_caller_history(session, call, window=timedelta(hours=settings.repeat_caller_window_h))
     log.info("call %s arrived on %s line from %s", call.id, line, mask(call.caller))
     session.commit()
     if line == PUBLIC and overflow_due(store, settings):
@@ -138,6 +141,9 @@ def choose(
         session.commit()
         return menu(settings, line=call.line, repeat=True)
     priority = PRIORITY[choice]
+    # Looked up before this step's events are added, so that no flush goes out before the
+    # commit: the events and the move then reach the database in one go.
+    earlier = _resumable(session, settings, call)
     record_event(
         session,
         call,
@@ -150,7 +156,7 @@ def choose(
         },
     )
     fresh = new_place(settings, queue="arm", priority=priority)
-    place = _regained_place(session, settings, call, fresh) or fresh
+    place = _regain_place(session, call, earlier, fresh) if earlier is not None else fresh
     place_call(session, store, call, queue="arm", priority=priority, place=place)
     text = prompts.QUEUED_URGENT if priority in ("P0", "P1") else prompts.QUEUED
     return twiml.enqueue(settings, queue="arm", text=text)
@@ -173,17 +179,20 @@ def _choose_track(
     return twiml.enqueue(settings, queue=track, text=prompts.QUEUED_PRO)
 
 
-def _regained_place(session: Session, settings: Settings, call: Call, fresh: Place) -> Place | None:
-    """A caller who hung up while waiting and dials again soon takes back their place
-    (their first enqueue time, and the earlier of the two deadlines)."""
+def _resumable(session: Session, settings: Settings, call: Call) -> Call | None:
+    """The ARM call this caller hung up in lately, whose place nobody has taken back yet."""
     earlier = find_resumable(session, call, window=timedelta(seconds=settings.redial_window_s))
     if earlier is None or earlier.left_queue != "arm":
         return None
     already_taken = session.scalars(
         select(Call.id).where(Call.resumes_call_id == earlier.id, Call.id != call.id)
     ).first()
-    if already_taken is not None:
-        return None
+    return None if already_taken is not None else earlier
+
+
+def _regain_place(session: Session, call: Call, earlier: Call, fresh: Place) -> Place:
+    """A caller who hung up while waiting and dials again soon takes back their place
+    (their first enqueue time, and the earlier of the two deadlines)."""
     assert earlier.enqueued_at is not None and earlier.deadline is not None
     call.resumes_call_id = earlier.id
     record_event(

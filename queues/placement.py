@@ -87,8 +87,12 @@ def place_call(
         agent_id=None,
         **changes,
     )
+    # Read before the commit expires the record: indexing then needs no second query.
+    call_id = call.id
     session.commit()
-    return index_call(store, call, moving=already_waiting)
+    return _index_place(
+        store, call_id, queue=queue, priority=priority, place=place, moving=already_waiting
+    )
 
 
 def index_call(store: CallQueues, call: Call, *, moving: bool = False) -> bool:
@@ -96,30 +100,33 @@ def index_call(store: CallQueues, call: Call, *, moving: bool = False) -> bool:
     elsewhere in Redis (a callback accepted from the ARM queue) moves there atomically."""
     if call.queue is None or call.enqueued_at is None or call.deadline is None:
         return False
-    queue, priority, enqueued_at, deadline = (
-        call.queue,
-        call.priority,
-        call.enqueued_at,
-        call.deadline,
+    place = Place(call.enqueued_at, call.deadline)
+    return _index_place(
+        store, call.id, queue=call.queue, priority=call.priority, place=place, moving=moving
     )
+
+
+def _index_place(
+    store: CallQueues, call_id: int, *, queue: str, priority: str, place: Place, moving: bool
+) -> bool:
     try:
         moved = moving and store.move(
-            call_id=call.id,
+            call_id=call_id,
             queue=queue,
             priority=priority,
-            enqueued_at=enqueued_at,
-            deadline=deadline,
+            enqueued_at=place.enqueued_at,
+            deadline=place.deadline,
         )
         if not moved:
             store.enqueue(
-                call_id=call.id,
+                call_id=call_id,
                 queue=queue,
                 priority=priority,
-                enqueued_at=enqueued_at,
-                deadline=deadline,
+                enqueued_at=place.enqueued_at,
+                deadline=place.deadline,
             )
     except redis.RedisError as exc:
-        log.error("call %s committed as waiting but not indexed (Redis: %s)", call.id, exc)
+        log.error("call %s committed as waiting but not indexed (Redis: %s)", call_id, exc)
         return False
     return True
 
