@@ -14,7 +14,7 @@ from flask import Flask
 from flask_migrate import Migrate
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from runtime.db import db
+from runtime.db import db, ping_idle_connections
 from runtime.log_privacy import install as install_log_privacy
 from runtime.redis_conn import init_redis
 from runtime.settings import Settings
@@ -33,7 +33,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SECRET_KEY=settings.secret_key or _instance_secret(app),
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS={
-            "pool_pre_ping": True,
             # a failed statement's error must not print the caller's number or a note
             "hide_parameters": True,
             "pool_size": settings.db_pool_size,
@@ -56,6 +55,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         log.warning("TWILIO_VALIDATE_SIGNATURE=0: Twilio signatures are NOT checked")
 
     db.init_app(app)
+    with app.app_context():
+        ping_idle_connections(db.engine)
     Migrate(app, db, directory=str(Path(__file__).parent / "migrations"))
     init_redis(app, settings)
 

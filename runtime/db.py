@@ -6,12 +6,14 @@ share it; PostgreSQL is used as it is.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
@@ -74,6 +76,42 @@ def _sqlite_begin(connection: Any) -> None:
     from a read lock, they queue on the busy timeout instead."""
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+#: A pooled connection idle longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_S = 1.0
+_IDLE_SINCE = "sas.idle_since"
+
+
+def ping_idle_connections(engine: Engine, *, after_s: float = PING_AFTER_IDLE_S) -> None:
+    """Check a pooled connection before use only when it sat idle more than `after_s`.
+
+    SQLAlchemy's `pool_pre_ping` pings at every checkout: one more round trip for every
+    webhook. A connection that served a request a moment ago is alive or its server just
+    went away; then its statement fails as a disconnect, which invalidates the whole pool,
+    so only the requests in flight at that moment meet the outage. A connection left idle
+    (for seconds or hours: behind a firewall, across a database restart) is pinged, and a
+    dead one is replaced before anyone uses it.
+    """
+    dialect = engine.dialect
+
+    def fresh(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is not None and time.monotonic() - since < after_s:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError("pooled connection lost while idle") from exc
+        if not alive:
+            raise DisconnectionError("pooled connection lost while idle")
+
+    event.listen(engine, "connect", fresh)
+    event.listen(engine, "checkin", fresh)
+    event.listen(engine, "checkout", ping_if_idle)
 
 
 def session() -> Session:
