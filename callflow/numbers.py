@@ -6,6 +6,7 @@ nothing) and numbers that are not valid become `None`, with a flag saying which.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -76,8 +77,10 @@ def parse_caller(raw: str | None, region: str = DEFAULT_REGION) -> CallerNumber:
     return CallerNumber(e164, display, kind, None)
 
 
+@functools.lru_cache(maxsize=256)
 def normalise_dialled(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
-    """The dialled (`To`) number in E.164, or None when it is not a number."""
+    """The dialled (`To`) number in E.164, or None when it is not a number. The service's
+    own few numbers come back at every webhook: parsed once each."""
     try:
         number = phonenumbers.parse((raw or "").strip(), region)
     except phonenumbers.NumberParseException:

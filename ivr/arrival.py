@@ -55,8 +55,7 @@ def arrive(
         history_window=timedelta(hours=settings.repeat_caller_window_h),
     )
     if not created:
-        session.commit()
-        return answer_existing(settings, call)
+        return _answered_then_released(session, settings, call)
     log.info("call %s arrived on %s line from %s", call.id, line, mask(call.caller))
     session.commit()
     if line == PUBLIC and overflow_due(store, settings):
@@ -73,6 +72,14 @@ def arrive(
         response.dial(settings.overflow_number)
         return twiml.xml(response)
     return menu(settings, line=line, repeat=False)
+
+
+def _answered_then_released(session: Session, settings: Settings, call: Call) -> Response:
+    """Answer for a call we already know, then end the transaction that locked it (the
+    answer is read first: after the commit the record would be read again)."""
+    response = answer_existing(settings, call)
+    session.commit()
+    return response
 
 
 def answer_existing(settings: Settings, call: Call) -> Response:
@@ -130,8 +137,7 @@ def choose(
             session, call_sid=call_sid, caller_raw=caller_raw, dialled=dialled, line=line
         )
     if call.status != CallStatus.IVR:
-        session.commit()
-        return answer_existing(settings, call)
+        return _answered_then_released(session, settings, call)
     if call.line == PRO:
         return _choose_track(session, store, settings, call, entry)
     choice = interpret(entry, settings.vital_keywords)

@@ -1,0 +1,75 @@
+"""What the busiest webhooks send to the database: the statements themselves, not timings
+(those are `make bench`'s). A new statement on these paths is a choice to make knowingly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask
+from sqlalchemy import event
+
+from runtime.db import db
+from tests.conftest import TwilioWebhooks
+from tests.helpers import call_params, new_sid
+
+
+@contextmanager
+def statements(app: Flask) -> Iterator[list[str]]:
+    """The first words of each statement sent through the driver (BEGIN and COMMIT left
+    out: SQLite's BEGIN IMMEDIATE is sent as a statement, PostgreSQL's is not)."""
+    with app.app_context():
+        engine = db.engine
+    sent: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if not statement.startswith("BEGIN"):
+            sent.append(" ".join(statement.split()[:3]).upper())
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+def test_a_new_call_costs_one_insert_and_its_handling_row(app: Flask, twilio: TwilioWebhooks):
+    twilio.post("/twilio/voice/incoming", call_params(new_sid(), "+33612340001"))  # warm
+    with statements(app) as sent:
+        answer = twilio.post("/twilio/voice/incoming", call_params(new_sid(), "+33612340002"))
+    assert answer.status_code == 200
+    assert sent == [
+        "INSERT INTO CALLS",  # the call, its caller's last call looked up by the same statement
+        "INSERT INTO CALL_EVENTS",
+        "SAVEPOINT SA_SAVEPOINT_1",
+        "SELECT COUNT(*), MAX(ID)",  # is the targets policy read before still whole?
+        "INSERT INTO HANDLING_TIMES",
+        "RELEASE SAVEPOINT SA_SAVEPOINT_1",
+    ]
+
+
+def test_a_retried_incoming_reads_the_first_call_and_writes_nothing(
+    app: Flask, twilio: TwilioWebhooks
+):
+    sid = new_sid()
+    twilio.post("/twilio/voice/incoming", call_params(sid))
+    with statements(app) as sent:
+        answer = twilio.post("/twilio/voice/incoming", call_params(sid))
+    assert answer.status_code == 200
+    assert sent == ["INSERT INTO CALLS", "SELECT CALLS.ID, CALLS.CALL_SID,"]
+
+
+def test_a_menu_choice_writes_once_at_its_commit(app: Flask, twilio: TwilioWebhooks):
+    sid = new_sid()
+    twilio.post("/twilio/voice/incoming", call_params(sid, "+33612340003"))
+    with statements(app) as sent:
+        answer = twilio.post("/twilio/voice/menu", call_params(sid, "+33612340003", Digits="2"))
+    assert answer.status_code == 200
+    writes = [s for s in sent if s.startswith(("INSERT", "UPDATE"))]
+    # one UPDATE of the call; its two events (menu choice, queued) in one statement on
+    # PostgreSQL, two on SQLite; then its handling row
+    assert writes[0] == "UPDATE CALLS SET" and writes[-1] == "INSERT INTO HANDLING_TIMES"
+    assert set(writes[1:-1]) == {"INSERT INTO CALL_EVENTS"}
+    reads = [s for s in sent if s.startswith("SELECT")]
+    # the call locked, the caller's redial looked up, the policy's fingerprint, the timeline
+    assert len(reads) == 4
