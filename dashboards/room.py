@@ -24,15 +24,18 @@ AGENT_ROLES = ("arm", "regulator_amu", "regulator_liberal", "osnp")
 STATUSES = ("available", "busy", "wrap_up", "paused", "offline")
 
 
+#: Built once: every live snapshot (each `GET /api/queues`, each stream event) runs it.
+_AGENTS_BY_ROLE = (
+    select(Staff.role, Staff.presence, func.count())
+    .where(Staff.active.is_(True), Staff.role.in_(AGENT_ROLES))
+    .group_by(Staff.role, Staff.presence)
+)
+
+
 def agents_by_role(session: Session) -> dict[str, dict[str, int]]:
     """Active staff of every agent role, counted by presence (every status present)."""
     counts = {role: dict.fromkeys(STATUSES, 0) for role in AGENT_ROLES}
-    rows = session.execute(
-        select(Staff.role, Staff.presence, func.count())
-        .where(Staff.active.is_(True), Staff.role.in_(AGENT_ROLES))
-        .group_by(Staff.role, Staff.presence)
-    )
-    for role, presence, count in rows:
+    for role, presence, count in session.execute(_AGENTS_BY_ROLE):
         status = presence if presence in STATUSES else "offline"
         counts[role][status] += int(count)
     return counts

@@ -14,7 +14,7 @@ from datetime import timedelta
 import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from runtime.clock import now
@@ -222,19 +222,24 @@ def issue_token(session: Session, settings: RegulationSettings, staff: Staff) ->
     return token
 
 
+# Built once: every staff API request runs it, and building it anew each time was about a
+# third of the check's cost.
+_STAFF_FOR_TOKEN = (
+    select(Staff)
+    .join(ApiToken, ApiToken.staff_id == Staff.id)
+    .where(
+        ApiToken.token_hash == bindparam("digest"),
+        ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at > bindparam("now"),
+        Staff.active.is_(True),
+    )
+)
+
+
 def staff_for_token(session: Session, token: str) -> Staff | None:
     """The active staff member a live token (not revoked, not expired) belongs to: one
     query, since every staff API request asks."""
-    return session.scalars(
-        select(Staff)
-        .join(ApiToken, ApiToken.staff_id == Staff.id)
-        .where(
-            ApiToken.token_hash == token_digest(token),
-            ApiToken.revoked_at.is_(None),
-            ApiToken.expires_at > now(),
-            Staff.active.is_(True),
-        )
-    ).first()
+    return session.scalars(_STAFF_FOR_TOKEN, {"digest": token_digest(token), "now": now()}).first()
 
 
 def revoke_token(session: Session, token: str) -> bool:

@@ -21,10 +21,15 @@ def current_surge(session: Session) -> SurgeChange | None:
     ).first()
 
 
+#: Built once: every live snapshot asks.
+_LATEST_ACTIVE = (
+    select(SurgeChange.active).order_by(SurgeChange.at.desc(), SurgeChange.id.desc()).limit(1)
+)
+
+
 def surge_active(session: Session) -> bool:
     """Is a surge declared now? (The live snapshot's `surge`.)"""
-    latest = current_surge(session)
-    return bool(latest and latest.active)
+    return bool(session.scalar(_LATEST_ACTIVE))
 
 
 def declare_surge(session: Session, staff: Staff, *, active: bool, note: str | None) -> SurgeChange:
