@@ -106,6 +106,56 @@ class Caller:
         return int(answer.status)
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time these processes have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU time per request of the gunicorn workers and of the database backends serving
+    them: unlike latency, it does not change with what else the machine is doing."""
+
+    def __init__(self, server: Server, database_url: str) -> None:
+        self.server = server
+        self.database_url = database_url
+
+    def pids(self) -> tuple[list[int], list[int]]:
+        import psycopg
+
+        found = subprocess.run(
+            ["pgrep", "-P", str(self.server.process.pid)], capture_output=True, text=True
+        )
+        workers = [int(p) for p in found.stdout.split()]
+        name = self.database_url.rsplit("/", 1)[1]
+        dsn = self.database_url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            ).fetchall()
+        return workers, [int(r[0]) for r in rows]
+
+    def measure(self, run: Any) -> dict[str, Any]:
+        workers, backends = self.pids()
+        web, database = _cpu_seconds(workers), _cpu_seconds(backends)
+        result: dict[str, Any] = run()
+        _, backends_after = self.pids()  # backends opened during the run count from zero
+        new = [b for b in backends_after if b not in backends]
+        answered = max(result["answered"], 1)
+        result["web_cpu_ms"] = (_cpu_seconds(workers) - web) * 1000 / answered
+        result["db_cpu_ms"] = (
+            (_cpu_seconds(backends) - database + _cpu_seconds(new)) * 1000 / answered
+        )
+        return result
+
+
 def _load(port: int, requests: list[dict[str, Any]], rate: float, seconds: float) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(requests, handle)
@@ -191,13 +241,10 @@ def measure(
             ]
             incoming = Caller(server.port, "b")
             total = int(rate * seconds)
-            figures["incoming"] = _load(
-                server.port,
-                [incoming.request("/twilio/voice/incoming", n) for n in range(total)],
-                rate,
-                seconds,
-            )
-            figures["hold"] = _load(server.port, holds, rate, seconds)
+            cpu = CpuMeter(server, database_url)
+            new_calls = [incoming.request("/twilio/voice/incoming", n) for n in range(total)]
+            figures["incoming"] = cpu.measure(lambda: _load(server.port, new_calls, rate, seconds))
+            figures["hold"] = cpu.measure(lambda: _load(server.port, holds, rate, seconds))
             stepping = Caller(server.port, "c")
             counter = iter(range(10**9))
 
@@ -253,8 +300,9 @@ def run(
         "",
         f"At {rate:g} requests/s for {seconds:g} s:",
         "",
-        "| webhook | requests | errors | p50 ms | p90 ms | p99 ms | max ms | held |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| webhook | requests | errors | p50 ms | p90 ms | p99 ms | max ms | held "
+        "| CPU ms per request: web, database |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
     for name, label in (
         ("incoming", "`/twilio/voice/incoming` (a new call each time)"),
@@ -264,9 +312,14 @@ def run(
         lines.append(
             f"| {label} | {r['sent']:,} | {r['errors']} | {_ms(r['p50_ms'])} | "
             f"{_ms(r['p90_ms'])} | {_ms(r['p99_ms'])} | {_ms(r['max_ms'])} | "
-            f"{'yes' if r['held'] else 'no'} |"
+            f"{'yes' if r['held'] else 'no'} | {r['web_cpu_ms']:.2f}, {r['db_cpu_ms']:.2f} |"
         )
     lines += [
+        "",
+        "CPU per request is what the gunicorn workers and the PostgreSQL backends serving "
+        "them used, divided by the answers: at 2 cores, the web side alone cannot hold more "
+        "than about 2,000 / (web CPU ms) requests per second, less what the database, Redis "
+        "and the load process take.",
         "",
         f"Highest rate held, {step_s:g} s per step (service: incoming and hold alternating; "
         "bare: a Flask view returning a fixed TwiML document):",
