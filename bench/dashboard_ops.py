@@ -1,6 +1,7 @@
 """The supervisors' figures at size: `GET /api/queues` with 10, 1,000 and 10,000 waiting
-calls (it must stay flat), the after-commit refresh a timeline change costs, and a month's
-handling-time report over 100,000 calls generated in bulk in the database."""
+calls (it must stay flat) and the Redis round trips and SQL statements each request makes,
+the after-commit refresh a timeline change costs, and a month's handling-time report over
+100,000 calls generated in bulk in the database."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import redis
 from flask import Flask
 
 PREFIX = "benchdash"
@@ -80,13 +82,28 @@ def _service(redis_url: str, database_url: str | None) -> Iterator[tuple[Flask, 
                 db.engine.dispose()
 
 
+class _CountingConnection(redis.Connection):
+    """A Redis connection that counts what it sends: one send per command, or per pipeline,
+    is one round trip."""
+
+    sent = 0
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        _CountingConnection.sent += 1
+        super().send_packed_command(command, check_health)
+
+
 def _bench_keys(app: Flask) -> None:
-    """Point the app's queue store and live figures at the bench's own keys."""
+    """Point the app's queue store and live figures at the bench's own keys, through a
+    client with the service's connection settings that counts its round trips."""
     from dashboards.keys import LiveKeys
     from dashboards.live import LiveStats
     from queues.store import CallQueues
 
-    client = app.extensions["redis"]
+    settings = app.extensions["redis"].connection_pool.connection_kwargs
+    pool = redis.ConnectionPool(connection_class=_CountingConnection, **settings)
+    client = redis.Redis(connection_pool=pool)
+    app.extensions["redis"] = client
     app.extensions["call_queues"] = CallQueues(client, prefix=PREFIX)
     app.extensions["dashboards_live"] = LiveStats(client, keys=LiveKeys(PREFIX))
 
@@ -161,11 +178,16 @@ def _fill_queues(app: Flask, size: int, now: datetime, rng: random.Random) -> No
 
 
 def bench_snapshot(app: Flask) -> list[str]:
+    from sqlalchemy import event
+
     from runtime.clock import now
+    from runtime.db import db
 
     rng = random.Random(5)
     headers = _supervisor_headers(app)
     client = app.test_client()
+    with app.app_context():
+        engine = db.engine
     lines = []
     for size in WAITING_SIZES:
         _fill_queues(app, size, now(), rng)
@@ -176,8 +198,25 @@ def bench_snapshot(app: Flask) -> list[str]:
         waiting = sum(sum(q["waiting"].values()) for q in body["queues"].values())
         if waiting != size:
             raise RuntimeError(f"snapshot counts {waiting} waiting calls, not {size}")
-        durations, _ = _timed(lambda: client.get("/api/queues", headers=headers), SNAPSHOT_REPEATS)
-        lines.append(f"| {_thousands(size)} | {len(body['breaches'])} | {_stats_ms(durations)} |")
+        statements = 0
+
+        def count_statement(*_: Any) -> None:
+            nonlocal statements
+            statements += 1
+
+        sent = _CountingConnection.sent
+        event.listen(engine, "before_cursor_execute", count_statement)
+        try:
+            durations, _ = _timed(
+                lambda: client.get("/api/queues", headers=headers), SNAPSHOT_REPEATS
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", count_statement)
+        trips = (_CountingConnection.sent - sent) / SNAPSHOT_REPEATS
+        lines.append(
+            f"| {_thousands(size)} | {len(body['breaches'])} | {trips:g} "
+            f"| {statements / SNAPSHOT_REPEATS:g} | {_stats_ms(durations)} |"
+        )
     return lines
 
 
@@ -418,9 +457,13 @@ def run(redis_url: str, database_url: str | None = None) -> str:
         "queues and all priorities (many past their deadline: breaches listed, at most 100 per",
         f"queue), and the live sets holding a day of 20 000 calls; {SNAPSHOT_REPEATS} requests",
         "per size. The cost must not grow with N: counters, bounded ranges and `ZCOUNT`s only.",
+        "Redis round trips and SQL statements are counted over the same requests, per request",
+        "(the token check's query included; the pool's liveness ping, BEGIN and ROLLBACK are",
+        "not statements).",
         "",
-        "| waiting calls | breaches listed | min ms | median ms | max ms |",
-        "| ---: | ---: | ---: | ---: | ---: |",
+        "| waiting calls | breaches listed | Redis round trips | SQL statements "
+        "| min ms | median ms | max ms |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         *snapshot,
         "",
         "What the dashboards' commit hooks (`dashboards.refresh`) cost a producer: committing",

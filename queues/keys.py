@@ -73,12 +73,17 @@ class QueueKeys:
     def announced(self, call_id: int) -> str:
         return self._key("announced", str(call_id))
 
+    def queue(self, queue: str) -> list[str]:
+        """The three keys of one queue, side by side as `common.lua` reads them: waiting,
+        entered, counts."""
+        return [self.waiting(queue), self.entered(queue), self.counts(queue)]
+
     def layout(self, queues: Sequence[str]) -> list[str]:
-        """The KEYS of every script that changes the queues, in the order `common.lua` reads:
-        entries, leases, agents, then waiting, entered and counts of each queue in turn."""
+        """The KEYS of the scripts that hold leases: entries, leases, agents, then the keys of
+        each queue in turn (`queue`)."""
         keys = [self.entries, self.leases, self.agents]
         for queue in queues:
-            keys += [self.waiting(queue), self.entered(queue), self.counts(queue)]
+            keys += self.queue(queue)
         return keys
 
     def index(self, queues: Sequence[str]) -> list[str]:

@@ -1,84 +1,74 @@
--- Prepended by queues/store.py to every script that reads or changes a call's place.
+-- Prepended by queues/store.py to every script that reads or changes a call's place: the
+-- helpers only, defined once per call and cheap (no table, no loop), since they run at
+-- every operation. Each script names its own KEYS in its header.
 --
--- KEYS: 1 entries (hash: call id -> packed entry), 2 leases (zset: call id by expiry ms),
---       3 agents (hash: agent id -> call id), then, for each queue named in ARGV[1]
---       (space-separated, in order): waiting (zset, service order), entered (zset: call id
---       by entry ms), counts (hash: priority -> number waiting). Only the queues a script may
---       touch are passed: all four when the call's queue is not known beforehand.
+-- Keys: entries (hash: call id -> packed entry), leases (zset: call id by expiry ms), agents
+-- (hash: agent id -> call id), and three keys per queue, always passed side by side:
+-- waiting (zset, service order), entered (zset: call id by entry ms), counts (hash: priority
+-- -> number waiting). A queue is known by `at`, the index in KEYS of its waiting key. A
+-- script given every queue gets them in `queues.store.QUEUES` order after entries, leases
+-- and agents, and store.py prepends QUEUE_AT (queue name -> at) to it.
 -- Packed entry: "queue|priority|score|member" while waiting, with "|lease_ms|agent" appended
 -- while an agent holds it. score and member are kept verbatim so that a call going back to
 -- its queue lands exactly where it was; member is "<entry ms, 15 digits>:<call id, 19 digits>".
 -- Every check comes before the first write: a script that stops half-way would not be
 -- rolled back.
 
-local ENTRIES, LEASES, AGENTS = KEYS[1], KEYS[2], KEYS[3]
-local QUEUES, QUEUE_ORDER = {}, {}
-for name in string.gmatch(ARGV[1], '%S+') do
-  local at = 4 + 3 * #QUEUE_ORDER
-  QUEUES[name] = {waiting = KEYS[at], entered = KEYS[at + 1], counts = KEYS[at + 2]}
-  QUEUE_ORDER[#QUEUE_ORDER + 1] = QUEUES[name]
-end
-
+-- queue, priority, score, member, then lease and agent (nil while waiting)
 local function decode(packed)
   local queue, priority, score, member, rest =
     string.match(packed, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)(.*)$')
-  local entry = {queue = queue, priority = priority, score = score, member = member}
   if rest ~= '' then
     -- the agent id comes last so that it may contain anything, '|' included
-    entry.lease, entry.agent = string.match(rest, '^|([^|]*)|(.*)$')
+    return queue, priority, score, member, string.match(rest, '^|([^|]*)|(.*)$')
   end
-  return entry
+  return queue, priority, score, member
 end
 
-local function encode(entry)
-  local packed = entry.queue .. '|' .. entry.priority .. '|' .. entry.score .. '|' .. entry.member
-  if entry.agent then
-    packed = packed .. '|' .. entry.lease .. '|' .. entry.agent
+-- the packed entry of those fields, waiting (no lease nor agent) or held
+local function encode(queue, priority, score, member, lease, agent)
+  local waiting = queue .. '|' .. priority .. '|' .. score .. '|' .. member
+  if agent then
+    return waiting .. '|' .. lease .. '|' .. agent
   end
-  return packed
+  return waiting
 end
 
 local function call_id_of(member)
-  return string.match(member, ':0*(%d+)$')
+  return string.match(member, '^0*(%d+)$', 17)
 end
 
-local function enter_queue(call_id, entry)
-  local queue = QUEUES[entry.queue]
-  redis.call('ZADD', queue.waiting, entry.score, entry.member)
-  redis.call('ZADD', queue.entered, string.sub(entry.member, 1, 15), call_id)
-  redis.call('HINCRBY', queue.counts, entry.priority, 1)
+local function enter_queue(at, call_id, priority, score, member)
+  redis.call('ZADD', KEYS[at], score, member)
+  redis.call('ZADD', KEYS[at + 1], string.sub(member, 1, 15), call_id)
+  -- numbers given to redis.call are formatted with '%.17g' at every call; strings are not
+  redis.call('HINCRBY', KEYS[at + 2], priority, '1')
 end
 
-local function leave_queue(call_id, entry)
-  local queue = QUEUES[entry.queue]
-  redis.call('ZREM', queue.entered, call_id)
+local function leave_queue(at, call_id, priority, member)
+  redis.call('ZREM', KEYS[at + 1], call_id)
   -- count down only what was really there, and drop a count at zero: never negative
-  if redis.call('ZREM', queue.waiting, entry.member) == 1 then
-    if redis.call('HINCRBY', queue.counts, entry.priority, -1) <= 0 then
-      redis.call('HDEL', queue.counts, entry.priority)
+  if redis.call('ZREM', KEYS[at], member) == 1 then
+    if redis.call('HINCRBY', KEYS[at + 2], priority, '-1') <= 0 then
+      redis.call('HDEL', KEYS[at + 2], priority)
     end
   end
 end
 
-local function end_lease(call_id, entry)
-  redis.call('ZREM', LEASES, call_id)
-  if redis.call('HGET', AGENTS, entry.agent) == call_id then
-    redis.call('HDEL', AGENTS, entry.agent)
+-- Ends the lease of `agent` on the call, in a script given leases and agents as KEYS 2, 3.
+local function end_lease(call_id, agent)
+  redis.call('ZREM', KEYS[2], call_id)
+  if redis.call('HGET', KEYS[3], agent) == call_id then
+    redis.call('HDEL', KEYS[3], agent)
   end
-  entry.lease, entry.agent = nil, nil
 end
 
--- The packed entry a script is about to write, decoded, once its queue's keys are known to
--- be in KEYS (checked before any write).
-local function placed(packed)
-  local entry = decode(packed)
-  if not QUEUES[entry.queue] then
-    error('the keys of queue ' .. tostring(entry.queue) .. ' were not passed')
+-- The index of a queue's keys, in a script given every queue (those alone get QUEUE_AT);
+-- called before any write, so that an unknown queue changes nothing.
+local function queue_at(queue)
+  local at = QUEUE_AT[queue]
+  if not at then
+    error('unknown queue ' .. tostring(queue))
   end
-  return entry
+  return at
 end
-
-local function held_by(packed, agent)
-  return packed and decode(packed).agent == agent
-end
-

@@ -1,10 +1,11 @@
--- ARGV: 2 call id. Read only: the 0-based rank of a waiting call in its queue, or nil.
-local packed = redis.call('HGET', ENTRIES, ARGV[2])
+-- KEYS: 1 entries, 2 leases, 3 agents, then every queue. ARGV: 1 call id. Read only: the
+-- 0-based rank of a waiting call in its queue, or nil.
+local packed = redis.call('HGET', KEYS[1], ARGV[1])
 if not packed then
   return false
 end
-local entry = decode(packed)
-if entry.agent then
+local queue, _, _, member, _, holder = decode(packed)
+if holder then
   return false
 end
-return redis.call('ZRANK', QUEUES[entry.queue].waiting, entry.member)
+return redis.call('ZRANK', KEYS[queue_at(queue)], member)

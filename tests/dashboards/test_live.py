@@ -3,13 +3,18 @@ placed through the signed webhooks, answered, escalated, decided and abandoned."
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from callflow.models import Call, CallEvent
 from dashboards.models import HandlingTime
+from dashboards.snapshot import BREACHES_PER_QUEUE, HOLD_QUEUES
+from queues.access import call_queues
+from queues.store import QueueEntry
 from runtime.clock import frozen, now
 from runtime.db import db
 from tests.dashboards.helpers import T0, call_id_of, decide, escalate, take
@@ -260,3 +265,43 @@ def test_a_failing_refresh_never_fails_the_producer(app, twilio, monkeypatch):
         refresh.refresh_stale(db.session, refresh.live_stats(app))
         assert db.session.get(HandlingTime, call_id).status == "queued_arm"
         db.session.remove()
+
+
+def test_breaches_at_size_are_each_hold_queues_most_urgent_in_order(app, client, supervisor):
+    """Hundreds of overdue calls: each hold queue lists its first 100 in service order, the
+    callback queue none, with the figures the store's own entries give."""
+    rng = random.Random(3)
+    moment = T0 + timedelta(seconds=0.123456)  # a moment finer than the store's ms
+    sizes = {"arm": 260, "amu": 120, "liberal": 7, "callback": 40}
+    entries: list[QueueEntry] = []
+    for queue, size in sizes.items():
+        for _ in range(size):
+            entered = T0 - timedelta(milliseconds=rng.randrange(1, 3_600_000))
+            priority = rng.choice(("P0", "P1", "P2", "P3", "NR"))
+            target = timedelta(seconds=0 if priority == "P0" else rng.choice((30, 60, 1200)))
+            entries.append(QueueEntry(len(entries) + 1, queue, priority, entered, entered + target))
+    with app.app_context():
+        store = call_queues()
+        store.load(entries)
+        overdue = {q: store.overdue(q, now=moment, limit=BREACHES_PER_QUEUE) for q in HOLD_QUEUES}
+    with frozen(moment):
+        body = client.get("/api/queues", headers=supervisor).get_json()
+
+    expected: list[dict[str, Any]] = [
+        {
+            "call_id": e.call_id,
+            "priority": e.priority,
+            "queue": e.queue,
+            "waited_s": round((moment - e.enqueued_at).total_seconds(), 1),
+            "target_s": round((e.deadline - e.enqueued_at).total_seconds()),
+        }
+        for queue in HOLD_QUEUES
+        for e in overdue[queue]
+    ]
+    expected.sort(key=lambda b: (b["priority"] != "P0", -(b["waited_s"] - b["target_s"])))
+    assert body["breaches"] == expected
+    listed = {q: sum(b["queue"] == q for b in body["breaches"]) for q in sizes}
+    assert listed == {**{q: len(overdue[q]) for q in HOLD_QUEUES}, "callback": 0}
+    assert listed["arm"] == listed["amu"] == BREACHES_PER_QUEUE  # the bound, not the load
+    assert all(b["waited_s"] >= b["target_s"] for b in body["breaches"])
+    assert sum(sum(q["waiting"].values()) for q in body["queues"].values()) == len(entries)

@@ -204,6 +204,21 @@ def test_claim_records_a_lease_and_keeps_the_place(store):
     assert store.snapshot()["arm"].waiting["P1"] == 0
 
 
+def test_claim_drops_a_waiting_member_whose_entry_is_gone(store, redis_client):
+    put(store, 2, entered=10)
+    # a hand edit: a member at the head of the queue with no entry behind it
+    redis_client.zadd(store.keys.waiting("arm"), {f"{0:015d}:{1:019d}": 0})
+    assert claim(store, "a").call_id == 2
+    assert redis_client.zcard(store.keys.waiting("arm")) == 0
+    assert claim(store, "b") is None
+
+
+def test_claim_takes_a_queue_named_twice_once(store):
+    put(store, 1)
+    assert claim(store, "a", "arm", "arm").call_id == 1
+    assert claim(store, "b", "arm", "callback", "arm") is None
+
+
 def test_agent_holding_a_call_cannot_claim_another(store):
     put(store, 1)
     put(store, 2)
@@ -438,6 +453,15 @@ def test_a_second_prefix_never_touches_the_service_keys(redis_client):
     put(other, 1, queue="amu")
     other.clear_all()
     assert order(service) == [1] and other.dump() == []
+
+
+def test_scripts_lost_by_redis_are_loaded_again(store, redis_client):
+    put(store, 1)
+    redis_client.script_flush()  # what a restart or a failover to a fresh server does
+    assert put(store, 2, entered=1)
+    redis_client.script_flush()
+    assert claim(store, "a").call_id == 1
+    assert order(store) == [2]
 
 
 @pytest.mark.parametrize(
