@@ -161,8 +161,8 @@ def open_call(
         "history_caller": number.e164 if history_window is not None else None,
         "history_since": moment - (history_window or timedelta(0)),
     }
-    dialect = session.get_bind().dialect.name
-    row = session.connection().execute(_open_statement(dialect), values | history).first()
+    statement = _open_statement(session.get_bind().dialect.name, tuple(values))
+    row = session.connection().execute(statement, values | history).first()
     if row is None:
         winner = find_call(session, call_sid=call_sid, for_update=True)
         if winner is None:  # pragma: no cover - the conflicting row cannot vanish
@@ -183,15 +183,15 @@ def open_call(
     return created, True
 
 
-_OPEN_STATEMENTS: dict[str, Any] = {}
+_OPEN_STATEMENTS: dict[tuple[str, tuple[str, ...]], Any] = {}
 
 
-def _open_statement(dialect: str) -> Any:
-    """`INSERT … ON CONFLICT (call_sid) DO NOTHING RETURNING` of a new call, with its link to
-    the caller's last call in the window; built once per dialect, values bound per call."""
-    if dialect not in _OPEN_STATEMENTS:
+def _open_statement(dialect: str, columns: tuple[str, ...]) -> Any:
+    """`INSERT … ON CONFLICT (call_sid) DO NOTHING RETURNING` of a new call's `columns`, with
+    its link to the caller's last call in the window; built once, values bound per call."""
+    key = (dialect, columns)
+    if key not in _OPEN_STATEMENTS:
         calls = Call.__table__
-        inserted = [c.name for c in calls.c if c.name not in _LINKED and c.name in _OPENED]
         earlier = (
             select(calls.c.id)
             .where(
@@ -202,35 +202,13 @@ def _open_statement(dialect: str) -> Any:
             .limit(1)
         )
         insert = _insert_for(dialect)(calls).values(
-            {name: bindparam(name, type_=calls.c[name].type) for name in inserted}
+            {name: bindparam(name, type_=calls.c[name].type) for name in columns}
             | {"previous_call_id": earlier.scalar_subquery(), "repeat_caller": earlier.exists()}
         )
-        _OPEN_STATEMENTS[dialect] = insert.on_conflict_do_nothing(
+        _OPEN_STATEMENTS[key] = insert.on_conflict_do_nothing(
             index_elements=["call_sid"]
         ).returning(calls.c.id, calls.c.previous_call_id, calls.c.repeat_caller)
-    return _OPEN_STATEMENTS[dialect]
-
-
-#: The columns `open_call` sets, and those its statement works out.
-_OPENED = frozenset(
-    {
-        "call_sid",
-        "line",
-        "dialled",
-        "caller",
-        "caller_flag",
-        "caller_display",
-        "caller_kind",
-        "status",
-        "priority",
-        "menu_attempts",
-        "callback_offered",
-        "arrived_at",
-        "updated_at",
-        "ended_at",
-    }
-)
-_LINKED = frozenset({"id", "previous_call_id", "repeat_caller"})
+    return _OPEN_STATEMENTS[key]
 
 
 def _persistent_call(session: Session, columns: dict[str, Any]) -> Call:

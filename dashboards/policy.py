@@ -178,11 +178,12 @@ def _from_row(row: TargetPolicy, base: Targets) -> Targets:
     )
 
 
-#: Versions are only ever added (the table is append-only), so their number and highest id
-#: say whether a history read earlier is still whole.
-_FINGERPRINT = "SELECT count(*), max(id) FROM target_policies"
+#: Versions are only ever added (the table is append-only), so their number, highest id and
+#: latest start say whether a history read earlier is still whole (the start tells a version
+#: saved after a rolled-back one apart, where SQLite gives it the same id).
+_FINGERPRINT = "SELECT count(*), max(id), max(effective_from) FROM target_policies"
 _CACHE_SIZE = 8
-_histories: list[tuple[Any, Settings | None, tuple[int, int | None], PolicyHistory]] = []
+_histories: list[tuple[Any, Settings | None, tuple[Any, ...], PolicyHistory]] = []
 
 
 def load_history(session: Session, settings: Settings | None = None) -> PolicyHistory:
@@ -193,8 +194,8 @@ def load_history(session: Session, settings: Settings | None = None) -> PolicyHi
     query, differs from the one they were read with.
     """
     bind = session.get_bind()
-    count, last = session.connection().exec_driver_sql(_FINGERPRINT).one()
-    fingerprint = (int(count), last)
+    count, last, latest = session.connection().exec_driver_sql(_FINGERPRINT).one()
+    fingerprint = (int(count), last, latest)
     for cached_bind, cached_settings, cached_fingerprint, history in _histories:
         if cached_bind is bind and cached_settings is settings:
             if cached_fingerprint == fingerprint:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from dashboards.models import HandlingTime, TargetPolicy
+from dashboards.policy import change_policy, load_history
 from runtime.clock import frozen
 from runtime.db import db
 from tests.dashboards.helpers import T0, call_id_of, take
@@ -121,4 +122,28 @@ def test_policy_versions_are_never_rewritten(app, client, staff_headers):
         with pytest.raises(PermissionError):
             db.session.commit()
         db.session.rollback()
+        db.session.remove()
+
+
+def test_a_version_saved_after_a_rolled_back_one_is_the_one_in_force(app):
+    """Versions read once are kept per process until their fingerprint changes: a change
+    rolled back must not linger, even where the next version saved gets the same id (SQLite
+    reuses it)."""
+    settings = app.extensions["sas_settings"]
+    with app.app_context(), frozen(T0) as clock:
+        change_policy(db.session, changes={"arm_answer_s": 30}, changed_by="a", settings=settings)
+        assert load_history(db.session, settings).current.arm_answer_s == 30
+        db.session.rollback()
+        clock.advance(1)
+        # saved elsewhere (another process): nothing here reads the versions in between
+        db.session.add(
+            TargetPolicy(
+                effective_from=T0 + timedelta(seconds=1),
+                changed_by="b",
+                note=None,
+                values={"arm_answer_s": 45},
+            )
+        )
+        db.session.commit()
+        assert load_history(db.session, settings).current.arm_answer_s == 45
         db.session.remove()

@@ -42,7 +42,7 @@ def test_a_new_call_costs_one_insert_and_its_handling_row(app: Flask, twilio: Tw
         "INSERT INTO CALLS",  # the call, its caller's last call looked up by the same statement
         "INSERT INTO CALL_EVENTS",
         "SAVEPOINT SA_SAVEPOINT_1",
-        "SELECT COUNT(*), MAX(ID)",  # is the targets policy read before still whole?
+        "SELECT COUNT(*), MAX(ID),",  # is the targets policy read before still whole?
         "INSERT INTO HANDLING_TIMES",
         "RELEASE SAVEPOINT SA_SAVEPOINT_1",
     ]
