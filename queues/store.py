@@ -49,6 +49,8 @@ _SCRIPTS = Path(__file__).with_name("scripts")
 _EVERY_QUEUE = ("remove", "move", "release", "expire", "finish", "load", "position")
 _WITH_COMMON = ("enqueue", "claim", "heartbeat", "transfer", *_EVERY_QUEUE)
 _STANDALONE = ("ordered", "snapshot", "generation")
+#: The read-only scripts that list waiting calls by score get `bands.lua` first.
+_IN_BANDS = ("ordered", "snapshot")
 #: Where each queue's keys start in `QueueKeys.layout(QUEUES)`: after entries, leases and
 #: agents, three keys per queue (1-based, as Lua counts).
 _QUEUE_AT = (
@@ -116,6 +118,8 @@ def _script_source(name: str) -> str:
         body = (_SCRIPTS / "common.lua").read_text(encoding="utf-8") + "\n" + body
     if name in _EVERY_QUEUE:
         body = _QUEUE_AT + body
+    if name in _IN_BANDS:
+        body = (_SCRIPTS / "bands.lua").read_text(encoding="utf-8") + "\n" + body
     return body
 
 

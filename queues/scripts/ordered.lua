@@ -5,19 +5,6 @@
 local limit = tonumber(ARGV[1])
 local result = {}
 for k = 2, #KEYS do
-  local out = {}
-  for i = 2, #ARGV, 2 do
-    if #out >= limit then
-      break
-    end
-    local members = redis.call('ZRANGEBYSCORE', KEYS[k], ARGV[i], ARGV[i + 1], 'LIMIT', 0, limit - #out)
-    for _, member in ipairs(members) do
-      local packed = redis.call('HGET', KEYS[1], string.match(member, ':0*(%d+)$'))
-      if packed then
-        out[#out + 1] = packed
-      end
-    end
-  end
-  result[#result + 1] = out
+  result[#result + 1] = in_bands(KEYS[1], KEYS[k], 2, limit)
 end
 return result

@@ -15,26 +15,6 @@ for i = 1, n do
 end
 local entries = KEYS[2 * n + 1]
 for k = 2 * n + 2, #KEYS do
-  local found = {}
-  for i = 3, #ARGV, 2 do
-    if #found >= limit then
-      break
-    end
-    local ids = redis.call('ZRANGEBYSCORE', KEYS[k], ARGV[i], ARGV[i + 1], 'LIMIT', 0, limit - #found)
-    -- the call id is the member's fixed-width tail (an anchored match costs far less than a
-    -- search), and one HMGET per slice costs far less than one HGET per call; slices
-    -- because Lua's unpack takes a few thousand values at most
-    for j, member in ipairs(ids) do
-      ids[j] = string.match(member, '^0*(%d+)', 17)
-    end
-    for from = 1, #ids, 1000 do
-      for _, packed in ipairs(redis.call('HMGET', entries, unpack(ids, from, math.min(from + 999, #ids)))) do
-        if packed then
-          found[#found + 1] = packed
-        end
-      end
-    end
-  end
-  out[#out + 1] = found
+  out[#out + 1] = in_bands(entries, KEYS[k], 3, limit)
 end
 return out
