@@ -3,6 +3,8 @@ or an embedded server of its own.
 
 Behind Sentinel every connection asks the sentinels for the current master, so after a
 failover the web nodes, the RQ workers and the cron follow the new master by themselves.
+While a failover settles, a sentinel may briefly vouch for no master at all: a connection
+then asks again, three times within about 1 s, before the command fails.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from typing import Any
 
 import redis
 from flask import Flask, current_app
-from redis.sentinel import Sentinel
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+from redis.sentinel import MasterNotFoundError, Sentinel
 
 from .embedded_redis import EmbeddedRedis
 from .settings import Settings
@@ -27,6 +31,11 @@ _TIMEOUTS: dict[str, Any] = {
     "retry_on_timeout": False,
     "health_check_interval": 30,
 }
+
+# Only "no master yet" is asked again: a timeout is not, so a hung Redis still fails fast.
+_MASTER_RETRY = Retry(
+    ExponentialBackoff(cap=0.4, base=0.1), 3, supported_errors=(MasterNotFoundError,)
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,7 @@ class RedisTarget:
                 sentinel_kwargs={"socket_timeout": 1.0, "socket_connect_timeout": 1.0},
             )
             master: redis.Redis = sentinel.master_for(
-                self.master, decode_responses=decode, **_TIMEOUTS
+                self.master, decode_responses=decode, retry=_MASTER_RETRY, **_TIMEOUTS
             )
             return master
         assert self.url is not None

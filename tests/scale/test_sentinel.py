@@ -7,17 +7,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-from redis.sentinel import Sentinel
+from redis.sentinel import MasterNotFoundError, Sentinel
 from rq.job import Job
 
 from queues.access import call_queues
 from runtime.embedded_redis import EmbeddedRedis, free_port, redis_server_binary
+from runtime.redis_conn import RedisTarget
 from tests.conftest import TwilioWebhooks, _config, _dispose, _empty_tables
 from tests.helpers import new_sid, wait_for
 from tests.ivr.test_incoming import dial, press, the_call
@@ -69,6 +72,61 @@ class Sentinels:
         self.client.close()
         self.replica.stop()
         self.master.stop()
+
+
+def _bare_sentinel(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """A sentinel that watches no master yet."""
+    port = free_port()
+    config = folder / "bare-sentinel.conf"
+    config.write_text(f"port {port}\nbind 127.0.0.1\ndir {folder}\n")
+    process = subprocess.Popen(
+        [redis_server_binary(), str(config), "--sentinel"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    probe = redis.Redis(port=port)
+    wait_for(lambda: _answers(probe), timeout=30)
+    probe.close()
+    return process, port
+
+
+def _answers(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def test_a_connection_asks_the_sentinel_again_while_no_master_is_vouched_for(
+    tmp_path: Path,
+) -> None:
+    server = EmbeddedRedis().start()
+    process, port = _bare_sentinel(tmp_path)
+    try:
+        target = RedisTarget(sentinels=(("127.0.0.1", port),), master=MASTER)
+        started = time.monotonic()
+        with pytest.raises(MasterNotFoundError):
+            target.client().ping()
+        assert time.monotonic() - started < 5  # a bounded wait, not a hang
+
+        # The master becomes known 0.3 s after the command is sent: the command succeeds.
+        def monitor() -> None:
+            time.sleep(0.3)
+            sentinel = redis.Redis(port=port)
+            sentinel.execute_command("SENTINEL", "MONITOR", MASTER, "127.0.0.1", server.port, 1)
+            sentinel.close()
+
+        announcer = threading.Thread(target=monitor)
+        announcer.start()
+        client = target.client()
+        assert client.set("sas:probe", "1") is True
+        announcer.join()
+        assert redis.Redis(port=server.port).get("sas:probe") == b"1"
+        client.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        server.stop()
 
 
 @pytest.fixture()
