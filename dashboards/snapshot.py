@@ -4,8 +4,8 @@ and stream").
 Built from counters, never from a scan: the queue store's per-priority counts, oldest
 entry and bounded ranges of overdue calls for the breaches (`CallQueues.snapshot`, one
 script), the rolling-window `ZCOUNT`s of `dashboards.live` (one script), one grouped query
-over the staff and the latest surge switch. Two Redis round trips and two queries, whatever
-the number of waiting calls.
+over the staff carrying the latest surge switch. Two Redis round trips and one query,
+whatever the number of waiting calls.
 """
 
 from __future__ import annotations
@@ -72,10 +72,11 @@ def build_snapshot(
         # Redis came back empty (or was never filled): refill from the database's last day.
         rebuild_live(session, stats)
         _, windows = stats.windows(now=moment)
+    agents, surge = room.room_state(session)
     return {
         "at": iso(moment),
         "queues": {name: queues[name] for name in QUEUES},
-        "agents": room.agents_by_role(session),
+        "agents": agents,
         "service_level": {
             name: {
                 "answered": windows[name].service_level,
@@ -86,5 +87,5 @@ def build_snapshot(
         "abandonment_rate": {name: windows[name].abandonment_rate for name in WINDOWS},
         "calls_per_hour": windows["1h"].arrived,
         "breaches": _breaches(states, moment),
-        "surge": room.surge_declared(session),
+        "surge": surge,
     }

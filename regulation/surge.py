@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 
 from callflow.models import iso
@@ -25,6 +25,10 @@ def current_surge(session: Session) -> SurgeChange | None:
 _LATEST_ACTIVE = (
     select(SurgeChange.active).order_by(SurgeChange.at.desc(), SurgeChange.id.desc()).limit(1)
 )
+
+
+#: The same, as a column other queries can carry (false when no surge was ever declared).
+LATEST_ACTIVE_COLUMN = func.coalesce(_LATEST_ACTIVE.scalar_subquery(), false())
 
 
 def surge_active(session: Session) -> bool:

@@ -191,6 +191,26 @@ def test_live_figures_come_back_from_the_database_after_redis_lost_them(
     assert after["calls_per_hour"] == before["calls_per_hour"] == 1
 
 
+def test_the_snapshot_shows_the_surge_switch_with_or_without_agents_on_the_books(
+    client, supervisor, staff_headers
+):
+    def surge() -> bool:
+        body = client.get("/api/queues", headers=supervisor).get_json()
+        return bool(body["surge"])
+
+    # Only the supervisor exists: no agent row to carry the switch, asked on its own.
+    assert surge() is False
+    assert client.post("/api/surge", json={"active": True}, headers=supervisor).status_code == 200
+    assert surge() is True
+    staff_headers("arm")
+    staff_headers("regulator_liberal")
+    assert surge() is True  # now read with the agents by role
+    client.post("/api/surge", json={"active": False}, headers=supervisor)
+    assert surge() is False
+    client.post("/api/surge", json={"active": True}, headers=supervisor)
+    assert surge() is True
+
+
 def test_every_staff_role_reads_the_snapshot_and_nobody_else(app, client, staff_headers):
     assert client.get("/api/queues").status_code == 401
     for role in ("arm", "regulator_amu", "regulator_liberal", "osnp", "supervisor", "admin"):
