@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from runtime.clock import now
@@ -180,10 +180,23 @@ def _from_row(row: TargetPolicy, base: Targets) -> Targets:
 
 #: Versions are only ever added (the table is append-only), so their number, highest id and
 #: latest start say whether a history read earlier is still whole (the start tells a version
-#: saved after a rolled-back one apart, where SQLite gives it the same id).
-_FINGERPRINT = "SELECT count(*), max(id), max(effective_from) FROM target_policies"
+#: saved after a rolled-back one apart, where SQLite gives it the same id). As columns, so
+#: that a statement of another table can return them too: `dashboards.refresh`'s upsert
+#: does, and a commit learns whether its cached history is still whole without a query.
+FINGERPRINT_COLUMNS = (
+    select(func.count()).select_from(TargetPolicy).scalar_subquery().label("policy_versions"),
+    select(func.max(TargetPolicy.id)).scalar_subquery().label("policy_last_id"),
+    select(func.max(TargetPolicy.effective_from)).scalar_subquery().label("policy_latest"),
+)
+_FINGERPRINT = select(*FINGERPRINT_COLUMNS)
 _CACHE_SIZE = 8
-_histories: list[tuple[Any, Settings | None, tuple[Any, ...], PolicyHistory]] = []
+Fingerprint = tuple[int, Any, Any]
+_histories: list[tuple[Any, Settings | None, Fingerprint, PolicyHistory]] = []
+
+
+def fingerprint_of(row: Any) -> Fingerprint:
+    """The fingerprint carried by a row that has the `FINGERPRINT_COLUMNS`."""
+    return (int(row.policy_versions), row.policy_last_id, row.policy_latest)
 
 
 def load_history(session: Session, settings: Settings | None = None) -> PolicyHistory:
@@ -193,14 +206,30 @@ def load_history(session: Session, settings: Settings | None = None) -> PolicyHi
     few times a year: the versions are read again only when their fingerprint, one cheap
     query, differs from the one they were read with.
     """
+    return history_for(session, settings, fingerprint_of(session.execute(_FINGERPRINT).one()))
+
+
+def cached_history(
+    session: Session, settings: Settings | None = None
+) -> tuple[Fingerprint, PolicyHistory] | None:
+    """The history last read for this database and settings, with its fingerprint (no
+    query: the caller checks the fingerprint)."""
     bind = session.get_bind()
-    count, last, latest = session.connection().exec_driver_sql(_FINGERPRINT).one()
-    fingerprint = (int(count), last, latest)
-    for cached_bind, cached_settings, cached_fingerprint, history in _histories:
+    for cached_bind, cached_settings, fingerprint, history in _histories:
         if cached_bind is bind and cached_settings is settings:
-            if cached_fingerprint == fingerprint:
-                return history
-            break
+            return fingerprint, history
+    return None
+
+
+def history_for(
+    session: Session, settings: Settings | None, fingerprint: Fingerprint
+) -> PolicyHistory:
+    """The history as it is when the versions have this fingerprint: the cached one, or
+    read again."""
+    known = cached_history(session, settings)
+    if known is not None and known[0] == fingerprint:
+        return known[1]
+    bind = session.get_bind()
     history = _read_history(session, settings)
     _histories[:] = [e for e in _histories if not (e[0] is bind and e[1] is settings)]
     _histories.insert(0, (bind, settings, fingerprint, history))

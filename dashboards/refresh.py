@@ -41,7 +41,14 @@ from runtime.settings import Settings
 from .handling import HandlingTimes, compute_handling
 from .live import KEEP_S, LIVE_COLUMNS, LiveFacts, LiveStats
 from .models import HandlingTime
-from .policy import PolicyHistory, load_history
+from .policy import (
+    FINGERPRINT_COLUMNS,
+    PolicyHistory,
+    cached_history,
+    fingerprint_of,
+    history_for,
+    load_history,
+)
 from .timeline import INERT
 
 log = logging.getLogger(__name__)
@@ -76,13 +83,14 @@ def _upsert_statement(dialect: str) -> Any:
             set_={c.name: statement.excluded[c.name] for c in table.c if c.name != "call_id"},
             # never replace a row by one computed from less of the timeline
             where=table.c.last_event_id <= statement.excluded.last_event_id,
-        ).returning(*LIVE_COLUMNS)
+        ).returning(*LIVE_COLUMNS, *FINGERPRINT_COLUMNS)
     return _UPSERTS[dialect]
 
 
 def _upsert(session: Session, rows: Sequence[HandlingTimes]) -> list[Row[Any]]:
     """Store the rows; returns what the live sets need of those written (a row left alone
-    because a newer one is stored is not returned: its writer mirrored the newer one)."""
+    because a newer one is stored is not returned: its writer mirrored the newer one), and
+    the targets policy's fingerprint as the statement saw it."""
     if not rows:
         return []
     moment = now()
@@ -127,8 +135,17 @@ def refresh_calls(
     ids = sorted(set(call_ids))
     if not ids:
         return []
-    policies = load_history(session, settings)
-    return _upsert(session, compute_calls(session, ids, policies))
+    known = cached_history(session, settings)
+    if known is None:
+        return _upsert(session, compute_calls(session, ids, load_history(session, settings)))
+    # The history read before is used at once; the upsert returns the policy's fingerprint,
+    # and should a version have been saved since, the rows are judged again with it.
+    fingerprint, policies = known
+    rows = _upsert(session, compute_calls(session, ids, policies))
+    if rows and fingerprint_of(rows[0]) != fingerprint:
+        policies = history_for(session, settings, fingerprint_of(rows[0]))
+        rows = _upsert(session, compute_calls(session, ids, policies))
+    return rows
 
 
 def rebuild_all(session: Session, *, settings: Settings | None = None) -> int:

@@ -147,3 +147,38 @@ def test_a_version_saved_after_a_rolled_back_one_is_the_one_in_force(app):
         db.session.commit()
         assert load_history(db.session, settings).current.arm_answer_s == 45
         db.session.remove()
+
+
+def test_rows_follow_a_version_saved_by_another_process_at_the_next_commit(app, twilio):
+    """This process keeps the versions it read; the handling-times upsert returns the
+    policy's fingerprint, so the first row written after a version saved elsewhere is judged
+    again with it, with no query of its own."""
+    with frozen(T0) as clock:
+        before = place(twilio, digits="2", caller="+33630000011")  # the versions are cached
+        clock.advance(5)
+        with app.app_context():
+            # saved elsewhere: a plain insert, this process's cache is not told
+            db.session.add(
+                TargetPolicy(
+                    effective_from=T0 + timedelta(seconds=5),
+                    changed_by="un autre nœud",
+                    note=None,
+                    values={"arm_answer_s": 30},
+                )
+            )
+            db.session.commit()
+            db.session.remove()
+        clock.advance(5)
+        after = place(twilio, digits="2", caller="+33630000012")
+        clock.advance(40)
+        take(app, call_id_of(app, before), agent_id=1)
+        take(app, call_id_of(app, after), agent_id=2)
+    with app.app_context():
+        rows = {
+            sid: (target, met)
+            for sid, target, met in db.session.execute(
+                select(HandlingTime.call_sid, HandlingTime.arm_target_s, HandlingTime.answer_met)
+            )
+        }
+        db.session.remove()
+    assert rows == {before: (60, True), after: (30, False)}
