@@ -75,4 +75,3 @@ def agents_board(session: Session, *, at: datetime | None = None) -> list[dict[s
             }
         )
     return board
-
