@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from callflow.models import Call, CallEvent
 from callflow.service import timeline_in_session
 from runtime.clock import now
-from runtime.db import db
+from runtime.db import db, driver_savepoint
 from runtime.settings import Settings
 
 from .handling import HandlingTimes, compute_handling
@@ -292,9 +292,10 @@ def _before_commit(session: Session) -> None:
     ids = session.info.pop(_CALLS, None)
     if not ids:
         return
-    session.info[_OWN] = True  # our savepoint's own commit must not come back here
+    session.info[_OWN] = True  # nothing flushed from here on is a producer's change
     try:
-        with session.begin_nested():
+        # Reads and one Core upsert: a savepoint the session need not know of.
+        with driver_savepoint(session, "handling_times"):
             session.info[_ROWS] = refresh_calls(
                 session, ids, settings=app.extensions["sas_settings"]
             )

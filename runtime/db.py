@@ -7,6 +7,8 @@ share it; PostgreSQL is used as it is.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -112,6 +114,29 @@ def ping_idle_connections(engine: Engine, *, after_s: float = PING_AFTER_IDLE_S)
     event.listen(engine, "connect", fresh)
     event.listen(engine, "checkin", fresh)
     event.listen(engine, "checkout", ping_if_idle)
+
+
+@contextmanager
+def driver_savepoint(session: Session, name: str) -> Iterator[None]:
+    """A SAVEPOINT around a block, sent straight through the driver's cursor: released when
+    the block ends, rolled back to (and the error raised again) when it raises.
+
+    For a block that writes through Core statements only: the session is not told, so an
+    ORM object changed inside would not be rolled back with it. What it saves over
+    `Session.begin_nested()` is SQLAlchemy's nested-transaction bookkeeping (a flush, two
+    statements through the whole execution path), about a tenth of a new call's webhook.
+    """
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            raise
+        cursor.execute(f"RELEASE SAVEPOINT {name}")
+    finally:
+        cursor.close()
 
 
 def session() -> Session:

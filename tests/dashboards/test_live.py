@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from callflow.models import Call, CallEvent
+from dashboards import refresh
 from dashboards.models import HandlingTime
 from dashboards.snapshot import BREACHES_PER_QUEUE, HOLD_QUEUES
 from queues.access import call_queues
@@ -282,6 +283,49 @@ def test_a_failing_refresh_never_fails_the_producer(app, twilio, monkeypatch):
         assert db.session.get(HandlingTime, call_id) is None
         monkeypatch.undo()
         assert refresh.stale_call_ids(db.session) == [call_id]
+        refresh.refresh_stale(db.session, refresh.live_stats(app))
+        assert db.session.get(HandlingTime, call_id).status == "queued_arm"
+        db.session.remove()
+
+
+def test_a_handling_row_the_database_refuses_never_fails_the_producer(app, twilio):
+    """The upsert fails in the database itself (a trigger refuses the row): on PostgreSQL
+    that aborts the whole transaction unless the savepoint around the upsert is rolled
+    back; the call and its events are committed all the same."""
+    with app.app_context():
+        dialect = db.engine.dialect.name
+        if dialect == "postgresql":
+            ddl = [
+                "CREATE FUNCTION refuse_row() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'handling row refused'; END $$",
+                "CREATE TRIGGER refuse_handling BEFORE INSERT ON handling_times "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_row()",
+            ]
+            undo = ["DROP TRIGGER refuse_handling ON handling_times", "DROP FUNCTION refuse_row"]
+        else:
+            ddl = [
+                "CREATE TRIGGER refuse_handling BEFORE INSERT ON handling_times "
+                "BEGIN SELECT RAISE(ABORT, 'handling row refused'); END"
+            ]
+            undo = ["DROP TRIGGER refuse_handling"]
+        with db.engine.begin() as connection:
+            for statement in ddl:
+                connection.exec_driver_sql(statement)
+    try:
+        sid = place(twilio, digits="2", caller="+33610000051")  # answers TwiML as usual
+        call_id = call_id_of(app, sid)
+        with app.app_context():
+            call = db.session.get(Call, call_id)
+            assert call is not None and call.status == "queued_arm"
+            events = db.session.scalars(select(CallEvent.type).where(CallEvent.call_id == call_id))
+            assert {"arrived", "queued"} <= set(events)
+            assert db.session.get(HandlingTime, call_id) is None
+            db.session.remove()
+    finally:
+        with app.app_context(), db.engine.begin() as connection:
+            for statement in undo:
+                connection.exec_driver_sql(statement)
+    with app.app_context():
         refresh.refresh_stale(db.session, refresh.live_stats(app))
         assert db.session.get(HandlingTime, call_id).status == "queued_arm"
         db.session.remove()
