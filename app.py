@@ -14,7 +14,7 @@ from flask import Flask
 from flask_migrate import Migrate
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from runtime.db import db, ping_idle_connections
+from runtime.db import db, init_read_only_views, ping_idle_connections
 from runtime.log_privacy import install as install_log_privacy
 from runtime.redis_conn import init_redis
 from runtime.settings import Settings
@@ -57,6 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         log.warning("TWILIO_VALIDATE_SIGNATURE=0: Twilio signatures are NOT checked")
 
     db.init_app(app)
+    init_read_only_views(app)
     with app.app_context():
         ping_idle_connections(db.engine)
     Migrate(app, db, directory=str(Path(__file__).parent / "migrations"))

@@ -30,7 +30,7 @@ from flask.typing import ResponseReturnValue
 from callflow.models import iso
 from queues.access import call_queues
 from runtime.clock import now
-from runtime.db import session
+from runtime.db import reads_only, session
 from runtime.settings import Settings
 
 from . import refresh, reports, room
@@ -78,6 +78,7 @@ def _refused(field: str, message: str) -> ResponseReturnValue:
 
 @dashboards.get("/api/queues")
 @allow(*EVERY_ROLE)
+@reads_only
 def queues_snapshot() -> ResponseReturnValue:
     try:
         return jsonify(

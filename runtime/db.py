@@ -7,11 +7,12 @@ share it; PostgreSQL is used as it is.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from flask import Flask, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect, Engine
@@ -137,6 +138,37 @@ def driver_savepoint(session: Session, name: str) -> Iterator[None]:
         cursor.execute(f"RELEASE SAVEPOINT {name}")
     finally:
         cursor.close()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reads_only(view: F) -> F:
+    """Mark a view that only reads the database: on PostgreSQL a GET of it runs its
+    statements in autocommit, outside a transaction: no `BEGIN` before the first one, no
+    `ROLLBACK` at the end, two round trips fewer (for a dashboard polled every 2 s, a third
+    of its database round trips). Its reads then do not share one snapshot, which a view of
+    live figures does not need. SQLite is left as it is: there BEGIN and ROLLBACK are calls
+    inside the process, not round trips, and its autocommit switch would undo the
+    transaction handling of `_sqlite_pragmas`."""
+    view.reads_only = True  # type: ignore[attr-defined]
+    return view
+
+
+def init_read_only_views(app: Flask) -> None:
+    """Honour `reads_only` before any other hook of the request touches the database (the
+    staff token check does): installed right after the database."""
+
+    @app.before_request
+    def read_without_transaction() -> None:
+        if request.method not in ("GET", "HEAD") or request.endpoint is None:
+            return
+        view = app.view_functions.get(request.endpoint)
+        if not getattr(view, "reads_only", False):
+            return
+        current = db.session()
+        if current.get_bind().dialect.name == "postgresql" and not current.in_transaction():
+            current.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def session() -> Session:

@@ -212,6 +212,38 @@ def test_the_snapshot_shows_the_surge_switch_with_or_without_agents_on_the_books
     assert surge() is True
 
 
+def test_the_snapshot_reads_outside_a_transaction_and_writes_stay_in_one(app, client, supervisor):
+    """On PostgreSQL the polled snapshot sends its statements in autocommit (no BEGIN, no
+    ROLLBACK): the server reports no transaction open after each of them. A write on the
+    same pooled connection right after is back inside a transaction."""
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite keeps its transactions: they cost no round trip")
+    from psycopg.pq import TransactionStatus
+    from sqlalchemy import event
+
+    seen: list[TransactionStatus] = []
+
+    def after(connection: Any, *_: Any) -> None:
+        seen.append(connection.connection.dbapi_connection.info.transaction_status)
+
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        assert client.get("/api/queues", headers=supervisor).status_code == 200
+        read = list(seen)
+        seen.clear()
+        assert (
+            client.post("/api/surge", json={"active": True}, headers=supervisor).status_code == 200
+        )
+        written = list(seen)
+    finally:
+        event.remove(engine, "after_cursor_execute", after)
+    assert len(read) >= 2  # the token check, the room (and the live figures, rebuilt here)
+    assert set(read) == {TransactionStatus.IDLE}
+    assert TransactionStatus.INTRANS in written and TransactionStatus.IDLE not in written
+
+
 def test_every_staff_role_reads_the_snapshot_and_nobody_else(app, client, staff_headers):
     assert client.get("/api/queues").status_code == 401
     for role in ("arm", "regulator_amu", "regulator_liberal", "osnp", "supervisor", "admin"):
