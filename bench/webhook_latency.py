@@ -1,5 +1,13 @@
-"""p50/p99 latency of `/twilio/voice/incoming` (and the menu answer that queues the caller)
-through the Flask test client, over N calls, on SQLite and on PostgreSQL when given."""
+"""p50/p99 latency and CPU time of `/twilio/voice/incoming` (and the menu answer that queues
+the caller, and its first hold) through the Flask test client, over N calls, on SQLite and on
+PostgreSQL when given.
+
+    python -m bench.webhook_latency [calls=1000]
+
+prints the section `make bench` writes. The CPU time (this process's, per request) is the
+figure to compare two versions of the code by: unlike a latency it hardly moves with what else
+the machine is doing. PostgreSQL's own CPU is not in it (`bench.webhook_load` counts that).
+"""
 
 from __future__ import annotations
 
@@ -24,7 +32,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 def measure(
     database_url: str, redis_url: str, *, calls: int
-) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, list[float]]]:
     from flask_migrate import upgrade
 
     from app import create_app
@@ -45,6 +53,7 @@ def measure(
     validator = RequestValidator(TOKEN)
     timings: dict[str, list[float]] = {"incoming": [], "menu": [], "hold": []}
     statements: dict[str, list[float]] = {name: [] for name in timings}
+    cpu: dict[str, list[float]] = {name: [] for name in timings}
     from sqlalchemy import event
 
     from runtime.db import db
@@ -53,8 +62,10 @@ def measure(
         engine = db.engine
     executed = [0]
 
-    def count(*_: object) -> None:
-        executed[0] += 1
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        # SQLite's BEGIN IMMEDIATE is sent as a statement, PostgreSQL's BEGIN is not
+        if not statement.startswith("BEGIN"):
+            executed[0] += 1
 
     event.listen(engine, "before_cursor_execute", count)
     for n in range(calls):
@@ -74,7 +85,7 @@ def measure(
             body = dict(params, **extra)
             signature = validator.compute_signature("http://localhost" + path, body)
             executed[0] = 0
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             response = client.post(
                 path,
                 data=urlencode(body),
@@ -82,6 +93,7 @@ def measure(
                 headers={"X-Twilio-Signature": signature},
             )
             timings[name].append((time.perf_counter() - started) * 1000)
+            cpu[name].append((time.process_time() - cpu_started) * 1000)
             statements[name].append(executed[0])
             if response.status_code != 200:
                 raise RuntimeError(f"{path} answered {response.status_code}")
@@ -89,7 +101,7 @@ def measure(
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-    return timings, statements
+    return timings, statements, cpu
 
 
 def run(redis_url: str, *, calls: int = 1000, postgres_url: str | None = None) -> str:
@@ -99,11 +111,12 @@ def run(redis_url: str, *, calls: int = 1000, postgres_url: str | None = None) -
         f"{calls} calls, each `/twilio/voice/incoming`, `/twilio/voice/menu` (which commits",
         "the call and indexes it in Redis), then one `/twilio/voice/hold` (the caller's first",
         "wait: position announced, one event written); milliseconds per request, signature",
-        "check included, and the SQL statements each sends through the driver (savepoints",
+        "check included; the CPU time this process spent on each (the database server's",
+        "not included); and the SQL statements each sends through the driver (savepoints",
         "included; BEGIN and COMMIT are not counted).",
         "",
-        "| database | webhook | p50 ms | p99 ms | mean ms | SQL statements |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
+        "| database | webhook | p50 ms | p99 ms | mean ms | mean CPU ms | SQL statements |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     targets = [("SQLite", None)] + ([("PostgreSQL", postgres_url)] if postgres_url else [])
     for label, url in targets:
@@ -115,11 +128,25 @@ def run(redis_url: str, *, calls: int = 1000, postgres_url: str | None = None) -
 
                 _drop_everything(url)
                 url_used = url
-            timings, statements = measure(url_used, redis_url, calls=calls)
+            timings, statements, cpu = measure(url_used, redis_url, calls=calls)
         for name, values in timings.items():
             lines.append(
                 f"| {label} | {name} | {_percentile(values, 0.5):.2f} | "
                 f"{_percentile(values, 0.99):.2f} | {statistics.fmean(values):.2f} | "
-                f"{statistics.fmean(statements[name]):.1f} |"
+                f"{statistics.fmean(cpu[name]):.2f} | {statistics.fmean(statements[name]):.1f} |"
             )
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    from bench.run import postgres_url
+    from runtime.embedded_redis import EmbeddedRedis
+
+    options = {k: int(v) for k, v in (a.split("=") for a in sys.argv[1:])}
+    redis_server = EmbeddedRedis().start()
+    try:
+        print(run(redis_server.url, calls=options.get("calls", 1000), postgres_url=postgres_url()))
+    finally:
+        redis_server.stop()

@@ -1,19 +1,20 @@
 """Keeping `handling_times` (and the live sets) in step with the call timelines.
 
-**How rows stay current: a hook run after every commit, installed once, that producers do
+**How rows stay current: hooks on every SQLAlchemy commit, installed once, that producers do
 not call.** `install()` listens on SQLAlchemy sessions: `after_flush` notes the calls that got
 a new `CallEvent` (leaving out events that change no figure, such as the hold loop's position
 announcements: `dashboards.timeline.INERT`) and whether staff presence, the surge switch or
-the policy changed; `after_commit` recomputes those calls' rows in a separate short
-transaction, mirrors them into the live sets in Redis and publishes one change message for
-the live stream. It acts
-only in an app that registered the dashboards, so `ivr/`, `regulation/` and any future
-producer are covered without a line of their own, and a rolled-back transaction leaves no
-trace.
+the policy changed; `before_commit` recomputes those calls' rows and upserts them inside the
+producer's own transaction, in a savepoint (so the rows commit with their events, and a
+failure of the upsert rolls back only the savepoint); `after_commit` mirrors the rows into the
+live sets in Redis and publishes one change message for the live stream. It acts only in an
+app that registered the dashboards, so `ivr/`, `regulation/` and any future producer are
+covered without a line of their own, and a rolled-back transaction leaves no trace.
 
-A failure here never reaches the producer (its transaction is already committed): it is
-logged with the call ids, and the row is repaired by the next change of that call, by
-`refresh_stale` (an idempotent job) or by `flask reports rebuild`. A row is only ever
+A failure here never reaches the producer (the savepoint is rolled back, or the transaction
+is already committed when Redis fails): it is logged with the call ids, and the row is
+repaired by the next change of that call, by `refresh_stale` (an idempotent job) or by
+`flask reports rebuild`. A row is only ever
 replaced by one computed from more of the timeline (`last_event_id`), so two refreshes racing
 for the same call cannot leave the older result.
 """

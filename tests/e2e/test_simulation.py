@@ -4,6 +4,7 @@ is lost, and the summary agrees with the database."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -14,6 +15,15 @@ from runtime.db import db
 from simulator.run import SimConfig, run_simulation
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture()
+def app_config() -> dict[str, Any]:
+    # The emulator runs at 20x: the default 20 s ring of an agent's softphone would be one real
+    # second, which a loaded 2-core CI machine can spend before the agent's leg is fetched;
+    # the service then rightly takes the call back ("did not answer") and the agent's next
+    # step is refused. 100 s emulated is 5 real seconds.
+    return {"AGENT_RING_TIMEOUT_S": "100"}
 
 
 def test_three_hundred_calls_none_lost(live_stack, tmp_path):
