@@ -116,13 +116,27 @@ def _clear_bench_keys(app: Flask) -> None:
             client.delete(*keys[start : start + 1000])
 
 
+#: The room on the books: a SAMU's day shift of ARMs and regulators.
+ROOM = {"arm": 10, "regulator_amu": 3, "regulator_liberal": 3}
+
+
 def _supervisor_headers(app: Flask) -> dict[str, str]:
+    """A supervisor's bearer token, with the room's agents on the books beside them."""
     from regulation.auth import create_staff, issue_token
     from regulation.config import RegulationSettings
     from runtime.db import db, session
 
     settings = RegulationSettings(argon2_time_cost=1, argon2_memory_kib=64)
     with app.app_context():
+        for role, count in ROOM.items():
+            for n in range(count):
+                create_staff(
+                    session(),
+                    settings,
+                    username=f"bench-{role}-{n}",
+                    role=role,
+                    password="bench-pass",
+                )
         staff = create_staff(
             session(), settings, username="bench-sup", role="supervisor", password="bench-pass"
         )
@@ -455,11 +469,12 @@ def run(redis_url: str, database_url: str | None = None) -> str:
         f"Database: {label}. `GET /api/queues` through the Flask test client (bearer token",
         "check included), the queue store filled with N waiting calls spread over the four",
         "queues and all priorities (many past their deadline: breaches listed, at most 100 per",
-        f"queue), and the live sets holding a day of 20 000 calls; {SNAPSHOT_REPEATS} requests",
-        "per size. The cost must not grow with N: counters, bounded ranges and `ZCOUNT`s only.",
+        "queue), the live sets holding a day of 20 000 calls, and 16 agents on the books",
+        f"(10 ARMs, 3 AMU and 3 libéral regulators); {SNAPSHOT_REPEATS} requests per size.",
+        "The cost must not grow with N: counters, bounded ranges and `ZCOUNT`s only.",
         "Redis round trips and SQL statements are counted over the same requests, per request",
         "(the token check's query included; the pool's liveness ping, BEGIN and ROLLBACK are",
-        "not statements).",
+        "not statements, and on PostgreSQL the snapshot sends neither).",
         "",
         "| waiting calls | breaches listed | Redis round trips | SQL statements "
         "| min ms | median ms | max ms |",

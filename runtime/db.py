@@ -68,6 +68,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    # 10 s, under Twilio's 15 s webhook timeout: a webhook that cannot get the write lock
+    # fails into its safe TwiML while Twilio still listens (with 30 s, status callbacks were
+    # given up by Twilio's side and calls left unfinished: tests/e2e/test_simulation.py).
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
