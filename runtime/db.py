@@ -122,24 +122,27 @@ def ping_idle_connections(engine: Engine, *, after_s: float = PING_AFTER_IDLE_S)
 
 @contextmanager
 def driver_savepoint(session: Session, name: str) -> Iterator[None]:
-    """A SAVEPOINT around a block, sent as plain SQL on the session's connection: released
-    when the block ends, rolled back to (and the error raised again) when it raises.
+    """A SAVEPOINT around a block, sent straight through the driver's cursor: released when
+    the block ends, rolled back to (and the error raised again) when it raises.
 
     For a block that writes through Core statements only: the session is not told, so an
     ORM object changed inside would not be rolled back with it. What it saves over
     `Session.begin_nested()` is SQLAlchemy's nested-transaction bookkeeping (a flush, two
-    compiled statements), about a tenth of a new call's webhook. The statements still go
-    through the engine, so its events, its echo and the statement counts of the tests and
-    of `make bench` see them.
+    statements through the whole execution path), about a tenth of a new call's webhook.
+    Its two statements do not pass through the engine's events: the statement counts of the
+    tests and of `make bench` do not see them (they are on the wire all the same).
     """
-    connection = session.connection()
-    connection.exec_driver_sql(f"SAVEPOINT {name}")
+    cursor = session.connection().connection.cursor()
     try:
-        yield
-    except BaseException:
-        connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
-        raise
-    connection.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+        cursor.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            raise
+        cursor.execute(f"RELEASE SAVEPOINT {name}")
+    finally:
+        cursor.close()
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -148,8 +151,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def reads_only(view: F) -> F:
     """Mark a view that only reads the database: on PostgreSQL a GET of it runs its
     statements in autocommit, outside a transaction: no `BEGIN` before the first one, no
-    `ROLLBACK` at the end, two round trips fewer (for a dashboard polled every 2 s, a third
-    of its database round trips). Its reads then do not share one snapshot, which a view of
+    `ROLLBACK` at the end: for the snapshot polled every 2 s, two of its four database round
+    trips. Its reads then do not share one snapshot, which a view of
     live figures does not need. SQLite is left as it is: there BEGIN and ROLLBACK are calls
     inside the process, not round trips, and its autocommit switch would undo the
     transaction handling of `_sqlite_pragmas`."""

@@ -38,13 +38,12 @@ def test_a_new_call_costs_one_insert_and_its_handling_row(app: Flask, twilio: Tw
     with statements(app) as sent:
         answer = twilio.post("/twilio/voice/incoming", call_params(new_sid(), "+33612340002"))
     assert answer.status_code == 200
+    # The savepoint around the handling row is sent by the driver's cursor itself
+    # (`runtime.db.driver_savepoint`): not seen here, two more round trips.
     assert sent == [
         "INSERT INTO CALLS",  # the call, its caller's last call looked up by the same statement
         "INSERT INTO CALL_EVENTS",
-        # the dashboards' row, in a savepoint: a failure there never fails the call
-        "SAVEPOINT HANDLING_TIMES",
         "INSERT INTO HANDLING_TIMES",  # returns whether the targets policy read before is whole
-        "RELEASE SAVEPOINT HANDLING_TIMES",
     ]
 
 
