@@ -146,6 +146,8 @@ def driver_savepoint(session: Session, name: str) -> Iterator[None]:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: The view functions marked with `reads_only`.
+_READS_ONLY: set[Callable[..., Any]] = set()
 
 
 def reads_only(view: F) -> F:
@@ -156,7 +158,7 @@ def reads_only(view: F) -> F:
     live figures does not need. SQLite is left as it is: there BEGIN and ROLLBACK are calls
     inside the process, not round trips, and its autocommit switch would undo the
     transaction handling of `_sqlite_pragmas`."""
-    view.reads_only = True  # type: ignore[attr-defined]
+    _READS_ONLY.add(view)
     return view
 
 
@@ -168,8 +170,7 @@ def init_read_only_views(app: Flask) -> None:
     def read_without_transaction() -> None:
         if request.method not in ("GET", "HEAD") or request.endpoint is None:
             return
-        view = app.view_functions.get(request.endpoint)
-        if not getattr(view, "reads_only", False):
+        if app.view_functions.get(request.endpoint) not in _READS_ONLY:
             return
         current = db.session()
         if current.get_bind().dialect.name == "postgresql" and not current.in_transaction():
