@@ -41,6 +41,17 @@ def on_agent_freed(listener: AgentFreedListener) -> None:
         _agent_freed_listeners.append(listener)
 
 
+#: Told when events are inserted without the unit of work (a new call's first events), with
+#: the call id and the event types: what a flush would have shown in `session.new`.
+EventsWrittenListener = Callable[[Session, int, list[str]], None]
+_events_written_listeners: list[EventsWrittenListener] = []
+
+
+def on_events_written(listener: EventsWrittenListener) -> None:
+    if listener not in _events_written_listeners:
+        _events_written_listeners.append(listener)
+
+
 def agent_freed(session: Session, call: Call, *, agent_id: int | None, reason: str) -> None:
     """Tell the listeners that `agent_id` no longer holds `call` (call after committing)."""
     if agent_id is None:
@@ -169,18 +180,46 @@ def open_call(
             raise LookupError(f"call {call_sid} neither inserted nor found")
         return winner, False
     created = _persistent_call(session, values | row._asdict())
-    details = {"line": line, "caller_flag": created.caller_flag}
+    details: dict[str, Any] = {"line": line, "caller_flag": created.caller_flag}
     details.update(data or {})
-    record_event(session, created, type=event, data=details, at=moment)
+    first: list[tuple[str, dict[str, Any]]] = [(event, details)]
     if created.previous_call_id is not None:
-        record_event(
-            session,
-            created,
-            type="repeat_caller",
-            data={"previous_call_id": created.previous_call_id},
-            at=moment,
-        )
+        first.append(("repeat_caller", {"previous_call_id": created.previous_call_id}))
+    _first_events(session, created, first, at=moment)
     return created, True
+
+
+def _first_events(
+    session: Session, call: Call, events: list[tuple[str, dict[str, Any]]], *, at: datetime
+) -> None:
+    """A new call's first events, inserted by one statement as its row was (no unit of
+    work), then put in the session as loaded, unchanged events: the call's whole timeline.
+    The listeners (`on_events_written`) learn of them, as a flush would have told them."""
+    rows = [{"call_id": call.id, "type": type_, "at": at, "data": data} for type_, data in events]
+    statement = _EVENTS_INSERT.get(session.get_bind().dialect.name)
+    if statement is None:
+        table = CallEvent.__table__
+        statement = _EVENTS_INSERT.setdefault(
+            session.get_bind().dialect.name,
+            table.insert()
+            .values({name: bindparam(name, type_=table.c[name].type) for name in rows[0]})
+            .returning(table.c.id),
+        )
+    connection = session.connection()
+    timeline = []
+    for values in rows:
+        event_id = connection.execute(statement, values).scalar_one()
+        entry = CallEvent(id=event_id, actor=None, **values)
+        make_transient_to_detached(entry)
+        session.add(entry)
+        set_committed_value(entry, "call", call)
+        timeline.append(entry)
+    set_committed_value(call, "events", timeline)
+    for listener in list(_events_written_listeners):
+        listener(session, call.id, [type_ for type_, _ in events])
+
+
+_EVENTS_INSERT: dict[str, Any] = {}
 
 
 _OPEN_STATEMENTS: dict[tuple[str, tuple[str, ...]], Any] = {}
@@ -213,11 +252,10 @@ def _open_statement(dialect: str, columns: tuple[str, ...]) -> Any:
 
 def _persistent_call(session: Session, columns: dict[str, Any]) -> Call:
     """The just-inserted row as a loaded, unchanged `Call` in the session (no SELECT): every
-    other column of a new call is NULL, and its timeline is empty so far."""
+    other column of a new call is NULL; `_first_events` gives it its timeline."""
     call = Call(**{c.name: columns.get(c.name) for c in Call.__table__.c})
     make_transient_to_detached(call)
     session.add(call)
-    set_committed_value(call, "events", [])
     state: InstanceState[Call] = inspect(call)
     owner = state.session
     assert owner is not None

@@ -34,7 +34,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from callflow.models import Call, CallEvent
-from callflow.service import timeline_in_session
+from callflow.service import on_events_written, timeline_in_session
 from runtime.clock import now
 from runtime.db import db, driver_savepoint
 from runtime.settings import Settings
@@ -274,6 +274,15 @@ def _note_flush(session: Session, _context: Any) -> None:
             session.info[_OTHER] = True
 
 
+def _note_written(session: Session, call_id: int, types: list[str]) -> None:
+    """Events inserted without a flush (a new call's first ones): noted as `_note_flush`
+    notes those of `session.new`."""
+    if session.info.get(_OWN):
+        return
+    if any(type_ not in INERT for type_ in types):
+        session.info.setdefault(_CALLS, set()).add(call_id)
+
+
 def _dashboards_app() -> Flask | None:
     if not has_app_context() or "dashboards" not in current_app.extensions:
         return None
@@ -340,6 +349,7 @@ def install() -> None:
     if _installed:
         return
     event.listen(Session, "after_flush", _note_flush)
+    on_events_written(_note_written)
     event.listen(Session, "before_commit", _before_commit)
     event.listen(Session, "after_commit", _after_commit)
     event.listen(Session, "after_rollback", _forget)

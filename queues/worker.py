@@ -59,10 +59,19 @@ def run(target: RedisTarget, queues: list[str]) -> None:
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    target = RedisTarget.of(Settings.load())
+    settings = Settings.load()
+    target = RedisTarget.of(settings)
     if target is None:
         print("the worker needs REDIS_URL or REDIS_SENTINELS", file=sys.stderr)
         return 2
+    if not settings.public_base_url:
+        # The jobs give Twilio URLs to fetch (a caller back on hold after a lease, a
+        # callback): with no request to take the host from, they point at this host.
+        log.warning(
+            "PUBLIC_BASE_URL is not set: the URLs given to Twilio point at "
+            "http://127.0.0.1:%d, which only a web node on this host answers",
+            settings.port,
+        )
     with contextlib.suppress(KeyboardInterrupt):
         run(target, argv or ["sas"])
     return 0

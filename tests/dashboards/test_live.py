@@ -252,8 +252,16 @@ def test_every_staff_role_reads_the_snapshot_and_nobody_else(app, client, staff_
 
 def test_handling_rows_follow_every_commit_of_a_timeline(app, twilio):
     with frozen(T0) as clock:
-        sid = place(twilio, digits="2", caller="+33610000030")
+        sid = new_sid()
+        dial(twilio, sid, caller="+33610000030")
         call_id = call_id_of(app, sid)
+        with app.app_context():
+            # the first event goes in without the unit of work: its row is written all the same
+            row = db.session.get(HandlingTime, call_id)
+            assert (row.status, row.arrived_at, row.ivr_s) == ("ivr", T0, None)
+            db.session.remove()
+        clock.advance(3)
+        press(twilio, sid, digits="2", caller="+33610000030")
         with app.app_context():
             row = db.session.get(HandlingTime, call_id)
             assert row.status == "queued_arm" and row.ivr_s is not None

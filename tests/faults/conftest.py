@@ -138,7 +138,14 @@ def stack(request: pytest.FixtureRequest, database_url: str) -> Iterator[Stack]:
     )
     app = create_app(config)
     _empty_tables(app)
-    env = {**os.environ, **{k: str(v) for k, v in config.items()}, "FLASK_APP": "app"}
+    port = free_port()
+    env = {
+        **os.environ,
+        **{k: str(v) for k, v in config.items()},
+        "FLASK_APP": "app",
+        # what Twilio is told to fetch, by the web node and the worker alike
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+    }
     database_proxy = None
     if request.node.get_closest_marker("database_proxy"):
         # The processes reach PostgreSQL through a proxy the test can cut.
@@ -147,7 +154,6 @@ def stack(request: pytest.FixtureRequest, database_url: str) -> Iterator[Stack]:
         env["DATABASE_URL"] = target._replace(
             netloc=target.netloc.replace(f":{target.port or 5432}", f":{database_proxy.port}")
         ).geturl()
-    port = free_port()
     stack = Stack(Cluster(app, emulator, [f"http://127.0.0.1:{port}"]), redis, env, port)
     stack.database_proxy = database_proxy
     try:

@@ -120,8 +120,14 @@ def cluster(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[Clust
     app = create_app(config)
     _empty_tables(app)
     app.extensions["redis"].flushdb()
-    env = {**os.environ, **{k: str(v) for k, v in config.items()}, "FLASK_APP": "app"}
     ports = [free_port(), free_port()]
+    env = {
+        **os.environ,
+        **{k: str(v) for k, v in config.items()},
+        "FLASK_APP": "app",
+        # Twilio calls the load balancer; here the first node stands in for it.
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{ports[0]}",
+    }
     cluster = Cluster(app, emulator, [f"http://127.0.0.1:{port}" for port in ports])
     try:
         for index, port in enumerate(ports):
@@ -153,7 +159,6 @@ def cluster(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[Clust
         )
         for url, process in zip(cluster.nodes, cluster.processes[:2], strict=True):
             _wait_healthy(url, process)
-        # Twilio calls the load balancer; here the first node stands in for it.
         base = f"{cluster.nodes[0]}/twilio/voice"
         for number in (PUBLIC_NUMBER, PRO_NUMBER):
             emulator.state.configure_number(
