@@ -192,8 +192,9 @@ def open_call(
 def _first_events(
     session: Session, call: Call, events: list[tuple[str, dict[str, Any]]], *, at: datetime
 ) -> None:
-    """A new call's first events, inserted by one statement as its row was (no unit of
-    work), then put in the session as loaded, unchanged events: the call's whole timeline.
+    """A new call's first events, each inserted by one statement built once, as its row was
+    (no unit of work; a repeat caller's second event is rare), then put in the session as
+    loaded, unchanged events: the call's whole timeline.
     The listeners (`on_events_written`) learn of them, as a flush would have told them."""
     rows = [{"call_id": call.id, "type": type_, "at": at, "data": data} for type_, data in events]
     statement = _EVENTS_INSERT.get(session.get_bind().dialect.name)
