@@ -197,19 +197,10 @@ def _first_events(
     loaded, unchanged events: the call's whole timeline.
     The listeners (`on_events_written`) learn of them, as a flush would have told them."""
     rows = [{"call_id": call.id, "type": type_, "at": at, "data": data} for type_, data in events]
-    statement = _EVENTS_INSERT.get(session.get_bind().dialect.name)
-    if statement is None:
-        table = CallEvent.__table__
-        statement = _EVENTS_INSERT.setdefault(
-            session.get_bind().dialect.name,
-            table.insert()
-            .values({name: bindparam(name, type_=table.c[name].type) for name in rows[0]})
-            .returning(table.c.id),
-        )
     connection = session.connection()
     timeline = []
     for values in rows:
-        event_id = connection.execute(statement, values).scalar_one()
+        event_id = connection.execute(_EVENT_INSERT, values).scalar_one()
         entry = CallEvent(id=event_id, actor=None, **values)
         make_transient_to_detached(entry)
         session.add(entry)
@@ -220,7 +211,16 @@ def _first_events(
         listener(session, call.id, [type_ for type_, _ in events])
 
 
-_EVENTS_INSERT: dict[str, Any] = {}
+_EVENT_INSERT = (
+    CallEvent.__table__.insert()
+    .values(
+        {
+            name: bindparam(name, type_=CallEvent.__table__.c[name].type)
+            for name in ("call_id", "type", "at", "data")
+        }
+    )
+    .returning(CallEvent.__table__.c.id)
+)
 
 
 _OPEN_STATEMENTS: dict[tuple[str, tuple[str, ...]], Any] = {}
