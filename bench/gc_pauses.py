@@ -18,7 +18,8 @@ from typing import Any
 
 
 def main(calls: int, freeze: bool) -> None:
-    import app  # noqa: F401 - the service's modules, loaded as a worker loads them
+    # The service's modules, imported before the freeze (the loop imports them lazily).
+    import app  # noqa: F401
     from bench import webhook_latency
     from bench.run import postgres_url
     from runtime.embedded_redis import EmbeddedRedis
