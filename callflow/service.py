@@ -41,8 +41,9 @@ def on_agent_freed(listener: AgentFreedListener) -> None:
         _agent_freed_listeners.append(listener)
 
 
-#: Told when events are inserted without the unit of work (a new call's first events), with
-#: the call id and the event types: what a flush would have shown in `session.new`.
+#: Told when events are inserted without the unit of work (a new call's first events, the
+#: hold loop's announcements: `append_event`), with the call id and the event types: what a
+#: flush would have shown in `session.new`.
 EventsWrittenListener = Callable[[Session, int, list[str]], None]
 _events_written_listeners: list[EventsWrittenListener] = []
 
@@ -193,22 +194,47 @@ def _first_events(
     session: Session, call: Call, events: list[tuple[str, dict[str, Any]]], *, at: datetime
 ) -> None:
     """A new call's first events, each inserted by one statement built once, as its row was
-    (no unit of work; a repeat caller's second event is rare), then put in the session as
-    loaded, unchanged events: the call's whole timeline.
-    The listeners (`on_events_written`) learn of them, as a flush would have told them."""
-    rows = [{"call_id": call.id, "type": type_, "at": at, "data": data} for type_, data in events]
-    connection = session.connection()
-    timeline = []
-    for values in rows:
-        event_id = connection.execute(_EVENT_INSERT, values).scalar_one()
-        entry = CallEvent(id=event_id, actor=None, **values)
-        make_transient_to_detached(entry)
-        session.add(entry)
-        set_committed_value(entry, "call", call)
-        timeline.append(entry)
+    (no unit of work; a repeat caller's second event is rare): the call's whole timeline."""
+    timeline = [_insert_event(session, call, type_, data, at=at) for type_, data in events]
     set_committed_value(call, "events", timeline)
+    _tell_events_written(session, call, [type_ for type_, _ in events])
+
+
+def append_event(
+    session: Session, call: Call, *, type: str, data: dict[str, Any] | None = None
+) -> CallEvent:
+    """`record_event` for a hot path (the hold loop's announcements): the event is inserted
+    now, and the call's `updated_at` set, by two statements built once, without the unit of
+    work, after what the session holds unflushed (the timeline keeps its order). A timeline
+    already in memory gets the event too."""
+    session.flush()
+    moment = now()
+    entry = _insert_event(session, call, type, data or {}, at=moment)
+    if "events" in call.__dict__:
+        set_committed_value(call, "events", [*call.events, entry])
+    session.connection().execute(_TOUCH_CALL, {"call_id": call.id, "at": moment})
+    set_committed_value(call, "updated_at", moment)
+    _tell_events_written(session, call, [type])
+    return entry
+
+
+def _insert_event(
+    session: Session, call: Call, type_: str, data: dict[str, Any], *, at: datetime
+) -> CallEvent:
+    """One event inserted at once, then put in the session as a loaded, unchanged event."""
+    values = {"call_id": call.id, "type": type_, "at": at, "data": data}
+    event_id = session.connection().execute(_EVENT_INSERT, values).scalar_one()
+    entry = CallEvent(id=event_id, actor=None, **values)
+    make_transient_to_detached(entry)
+    session.add(entry)
+    set_committed_value(entry, "call", call)
+    return entry
+
+
+def _tell_events_written(session: Session, call: Call, types: list[str]) -> None:
+    """The listeners (`on_events_written`) learn of events a flush did not write."""
     for listener in list(_events_written_listeners):
-        listener(session, call.id, [type_ for type_, _ in events])
+        listener(session, call.id, types)
 
 
 _EVENT_INSERT = (
@@ -220,6 +246,12 @@ _EVENT_INSERT = (
         }
     )
     .returning(CallEvent.__table__.c.id)
+)
+
+_TOUCH_CALL = (
+    Call.__table__.update()
+    .where(Call.__table__.c.id == bindparam("call_id"))
+    .values(updated_at=bindparam("at", type_=Call.__table__.c.updated_at.type))
 )
 
 

@@ -16,7 +16,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from callflow.models import Call
 from callflow.numbers import parse_caller
-from callflow.service import find_call, record_event
+from callflow.service import append_event, find_call, record_event
 from callflow.states import WAITING, CallStatus
 from queues.estimates import announcement_due, estimated_wait_seconds
 from queues.placement import Place, place_call
@@ -83,7 +83,7 @@ def _announce(
         log.warning("hold loop for call %s without position (Redis: %s)", call.id, exc)
         return
     twiml.say(response, settings, prompts.position(rank) + " " + prompts.estimated_wait(estimate))
-    record_event(
+    append_event(
         session, call, type="position_announced", data={"position": rank, "estimate_s": estimate}
     )
 
