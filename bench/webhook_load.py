@@ -11,6 +11,11 @@ signed Twilio webhooks at a fixed rate, open loop, over keep-alive connections o
    the same way, on the same mix (incoming and hold alternating): rates are stepped up for
    STEP_S seconds each until one is not held. Held = no error, p99 under 25 ms and the rate
    kept up.
+
+    python -m bench.webhook_load [rate=200] [seconds=60] [step_s=20] [steps=1]
+
+`steps=0` measures part 1 only (about 3 minutes): the run to repeat when comparing two
+versions of the code side by side.
 """
 
 from __future__ import annotations
@@ -207,7 +212,13 @@ def _highest(port: int, make: Any, steps: tuple[int, ...], step_s: float) -> lis
 
 
 def measure(
-    database_url: str, redis_url: str, *, rate: float, seconds: float, step_s: float
+    database_url: str,
+    redis_url: str,
+    *,
+    rate: float,
+    seconds: float,
+    step_s: float,
+    steps: bool = True,
 ) -> dict[str, Any]:
     from flask_migrate import upgrade
 
@@ -230,7 +241,12 @@ def measure(
     with app.app_context():
         upgrade()
     workers, threads = env.get("WEB_WORKERS", "2"), env.get("WEB_THREADS", "8")
-    figures: dict[str, Any] = {"workers": workers, "threads": threads}
+    figures: dict[str, Any] = {
+        "workers": workers,
+        "threads": threads,
+        "service_steps": [],
+        "bare_steps": [],
+    }
     with tempfile.TemporaryDirectory() as tmp:
         server = Server("app:create_app()", env, Path(tmp) / "service.log")
         try:
@@ -245,6 +261,8 @@ def measure(
             new_calls = [incoming.request("/twilio/voice/incoming", n) for n in range(total)]
             figures["incoming"] = cpu.measure(lambda: _load(server.port, new_calls, rate, seconds))
             figures["hold"] = cpu.measure(lambda: _load(server.port, holds, rate, seconds))
+            if not steps:
+                return figures
             stepping = Caller(server.port, "c")
             counter = iter(range(10**9))
 
@@ -283,9 +301,17 @@ def _ms(value: float | None) -> str:
 
 
 def run(
-    redis_url: str, database_url: str, *, rate: float = 200, seconds: float = 60, step_s: float = 20
+    redis_url: str,
+    database_url: str,
+    *,
+    rate: float = 200,
+    seconds: float = 60,
+    step_s: float = 20,
+    steps: float = 1,
 ) -> str:
-    f = measure(database_url, redis_url, rate=rate, seconds=seconds, step_s=step_s)
+    f = measure(
+        database_url, redis_url, rate=rate, seconds=seconds, step_s=step_s, steps=bool(steps)
+    )
     service, bare = _best(f["service_steps"]), _best(f["bare_steps"])
     lines = [
         "## Webhook latency under load",
