@@ -347,14 +347,18 @@ def run(
         "than about 2,000 / (web CPU ms) requests per second, less what the database, Redis "
         "and the load process take.",
         "",
+    ]
+    if not steps:
+        return "\n".join(lines)
+    lines += [
         f"Highest rate held, {step_s:g} s per step (service: incoming and hold alternating; "
         "bare: a Flask view returning a fixed TwiML document):",
         "",
         "| server | rate/s | errors | p50 ms | p99 ms | held |",
         "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
-    for label, steps in (("service", f["service_steps"]), ("bare Flask", f["bare_steps"])):
-        for s in steps:
+    for label, results in (("service", f["service_steps"]), ("bare Flask", f["bare_steps"])):
+        for s in results:
             lines.append(
                 f"| {label} | {s['rate']:g} | {s['errors']} | {_ms(s['p50_ms'])} | "
                 f"{_ms(s['p99_ms'])} | {'yes' if s['held'] else 'no'} |"
