@@ -11,7 +11,6 @@ every stream of that process.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 from queues.access import call_queues
 from runtime.clock import now
 from runtime.db import db
+from runtime.fast_json import dumps_bytes
 
 from .refresh import live_stats
 from .snapshot import build_snapshot
@@ -77,7 +77,7 @@ def shared_snapshot(app: Flask) -> SharedSnapshot:
 
 
 def _event(snapshot: dict[str, Any], sequence: int) -> str:
-    body = json.dumps(snapshot, separators=(",", ":"), ensure_ascii=False)
+    body = dumps_bytes(snapshot).decode()
     return f"id: {sequence}\nevent: snapshot\ndata: {body}\n\n"
 
 
