@@ -204,16 +204,21 @@ def append_event(
     session: Session, call: Call, *, type: str, data: dict[str, Any] | None = None
 ) -> CallEvent:
     """`record_event` for a hot path (the hold loop's announcements): the event is inserted
-    now, and the call's `updated_at` set, by two statements built once, without the unit of
-    work, after what the session holds unflushed (the timeline keeps its order). A timeline
-    already in memory gets the event too."""
-    session.flush()
+    now by a statement built once, without the unit of work, after any new object the
+    session holds unflushed (the timeline keeps its order). The call's `updated_at` rides
+    with its other pending changes, or is set by one built-once UPDATE when it has none. A
+    timeline already in memory gets the event too."""
+    if session.new:
+        session.flush()
     moment = now()
     entry = _insert_event(session, call, type, data or {}, at=moment)
     if "events" in call.__dict__:
         set_committed_value(call, "events", [*call.events, entry])
-    session.connection().execute(_TOUCH_CALL, {"call_id": call.id, "at": moment})
-    set_committed_value(call, "updated_at", moment)
+    if inspect(call).modified:
+        call.updated_at = moment
+    else:
+        session.connection().execute(_TOUCH_CALL, {"call_id": call.id, "at": moment})
+        set_committed_value(call, "updated_at", moment)
     _tell_events_written(session, call, [type])
     return entry
 

@@ -73,3 +73,21 @@ def test_a_menu_choice_writes_once_at_its_commit(app: Flask, twilio: TwilioWebho
     # the call locked, the caller's redial looked up, the timeline (the policy's fingerprint
     # comes back with the handling row)
     assert len(reads) == 3
+
+
+def test_a_first_hold_reads_the_call_and_writes_its_announcement_and_queue_once(
+    app: Flask, twilio: TwilioWebhooks
+):
+    sid = new_sid()
+    twilio.post("/twilio/voice/incoming", call_params(sid, "+33612340004"))
+    twilio.post("/twilio/voice/menu", call_params(sid, "+33612340004", Digits="2"))
+    with statements(app) as sent:
+        answer = twilio.post("/twilio/voice/hold", call_params(sid, QueueSid="QU" + "5" * 32))
+    assert answer.status_code == 200
+    # the Twilio queue and `updated_at` in one UPDATE, the announcement (an inert event: no
+    # handling row)
+    assert sorted(sent) == [
+        "INSERT INTO CALL_EVENTS",
+        "SELECT CALLS.ID, CALLS.CALL_SID,",
+        "UPDATE CALLS SET",
+    ]
