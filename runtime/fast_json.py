@@ -1,6 +1,6 @@
 """JSON out of the service with orjson: the staff API's answers and the live stream.
 
-The live snapshot lists up to 300 breaches; the standard library's encoder took a tenth of
+The live snapshot lists up to 300 breaches; the standard library's encoder took a fifth of
 `GET /api/queues` encoding them (docs/performance.md). The output is the same JSON: keys in
 the code's order, non-string keys as strings, and what orjson leaves to Flask (dates,
 dataclasses, `Decimal`) converted by Flask's own rules. Text is UTF-8 rather than
