@@ -18,11 +18,10 @@ from callflow.models import Call
 from callflow.numbers import parse_caller
 from callflow.service import append_event, find_call, record_event
 from callflow.states import WAITING, CallStatus
-from queues.estimates import announcement_due, estimated_wait_seconds
+from queues.estimates import estimated_wait_seconds
 from queues.placement import Place, place_call
 from queues.store import CallQueues
 from runtime.clock import now
-from runtime.redis_conn import current_redis
 from runtime.settings import Settings
 
 from . import prompts, twiml
@@ -68,23 +67,29 @@ def hold(
 def _announce(
     session: Session, store: CallQueues, settings: Settings, call: Call, response: VoiceResponse
 ) -> None:
-    """Position and estimated wait, at most every `hold_announce_every_s` seconds."""
+    """Position and estimated wait, at most every `hold_announce_every_s` seconds: one Redis
+    round trip, which both decides and marks the announcement."""
+    if call.queue is None:
+        return
     moment = now()
     try:
-        rank = store.position(call.id)
-        if rank is None or not announcement_due(
-            current_redis(), call_id=call.id, now=moment, every_s=settings.hold_announce_every_s
-        ):
-            return
-        estimate = estimated_wait_seconds(
-            current_redis(), queue=call.queue or "arm", position=rank, now=moment
+        due = store.announcement(
+            call_id=call.id, queue=call.queue, now=moment, every_s=settings.hold_announce_every_s
         )
     except redis.RedisError as exc:
         log.warning("hold loop for call %s without position (Redis: %s)", call.id, exc)
         return
-    twiml.say(response, settings, prompts.position(rank) + " " + prompts.estimated_wait(estimate))
+    if due is None:
+        return
+    estimate = estimated_wait_seconds(position=due.position, answers_ms=due.answers_ms, now=moment)
+    twiml.say(
+        response, settings, prompts.position(due.position) + " " + prompts.estimated_wait(estimate)
+    )
     append_event(
-        session, call, type="position_announced", data={"position": rank, "estimate_s": estimate}
+        session,
+        call,
+        type="position_announced",
+        data={"position": due.position, "estimate_s": estimate},
     )
 
 

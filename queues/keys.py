@@ -92,13 +92,3 @@ class QueueKeys:
 
 
 SERVICE = QueueKeys()
-
-
-def answers(queue: str) -> str:
-    """Recent answer times of `queue` (the service's wait estimates)."""
-    return SERVICE.answers(queue)
-
-
-def announced(call_id: int) -> str:
-    """When a caller last heard a wait announcement."""
-    return SERVICE.announced(call_id)

@@ -1,5 +1,6 @@
 """The waiting calls in Redis: enqueue, claim under a lease, heartbeat, release, transfer,
-expiry, removal, and the live counters — each change one atomic Lua script.
+expiry, removal, the live counters and the hold loop's announcements — each change one atomic
+Lua script.
 
 Order inside a queue: a P0 (urgence vitale) always comes first; every other call is served
 earliest deadline first, whatever its priority, so an old P2 overtakes a new P1 once its
@@ -40,6 +41,11 @@ NON_P0_BAND = 10**13
 _MAX_ENQUEUED_MS = 10**15  # 15 digits in the member
 _MAX_CALL_ID = 10**19  # 19 digits in the member
 _LOAD_BATCH = 500
+#: Recent answer times kept per queue for the wait estimates, and for how long at most.
+ANSWERS_KEPT = 20
+_ANSWERS_KEPT_MS = 60 * 60 * 1000
+#: How long a caller's last announcement is remembered: far longer than any gap between two.
+_ANNOUNCED_KEPT_MS = 60 * 60 * 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
@@ -47,7 +53,7 @@ _SCRIPTS = Path(__file__).with_name("scripts")
 #: Scripts that work on a call's place get `common.lua` (the key layout and helpers) first;
 #: those given every queue (`QueueKeys.layout(QUEUES)`) get `QUEUE_AT` before it too.
 _EVERY_QUEUE = ("remove", "move", "release", "expire", "finish", "load", "position")
-_WITH_COMMON = ("enqueue", "claim", "heartbeat", "transfer", *_EVERY_QUEUE)
+_WITH_COMMON = ("enqueue", "claim", "heartbeat", "transfer", "announce", *_EVERY_QUEUE)
 _STANDALONE = ("ordered", "snapshot", "generation")
 #: The read-only scripts that list waiting calls by score get `bands.lua` first.
 _IN_BANDS = ("ordered", "snapshot")
@@ -85,6 +91,15 @@ class OverdueCall:
     priority: str
     enqueued_ms: int
     deadline_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """A waiting caller's turn to hear their place: the 1-based `position` in their queue,
+    and the queue's recent answer times (ms since the epoch, newest first) for the estimate."""
+
+    position: int
+    answers_ms: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -463,6 +478,43 @@ class CallQueues:
         database). One HGETALL: O(n), for administration, not for the hot path."""
         everything = self._client.hgetall(self.keys.entries)
         return sorted((_unpack(v) for v in everything.values()), key=lambda e: e.call_id)
+
+    # -- the hold loop ---------------------------------------------------------------------
+
+    def record_answer(self, *, queue: str, at: datetime) -> None:
+        """Remember that an agent answered a call of `queue` at `at` (the last
+        `ANSWERS_KEPT`, for an hour), for the wait estimates of those still waiting."""
+        key = self.keys.answers(_check_queue(queue))
+        pipe = self._client.pipeline(transaction=True)
+        pipe.lpush(key, _ms(at, "at"))
+        pipe.ltrim(key, 0, ANSWERS_KEPT - 1)
+        pipe.pexpire(key, _ANSWERS_KEPT_MS)
+        pipe.execute()
+
+    def announcement(
+        self, *, call_id: int, queue: str, now: datetime, every_s: float
+    ) -> Announcement | None:
+        """The caller's place to announce, when the call waits in `queue` and was last told
+        it at least `every_s` seconds before `now` (or never); the call is marked told at
+        `now` in the same step, so two hold requests never both announce. None otherwise.
+        One round trip."""
+        if not every_s > 0:
+            raise ValueError(f"every_s must be positive, not {every_s!r}")
+        member = _check_call_id(call_id)
+        keys = self.keys
+        waiting, answers = keys.waiting(_check_queue(queue)), keys.answers(queue)
+        reply = self._run(
+            "announce",
+            [keys.entries, waiting, keys.announced(call_id), answers],
+            member,
+            queue,
+            _ms(now, "now"),
+            round(every_s * 1000),
+            _ANNOUNCED_KEPT_MS,
+        )
+        if not reply:
+            return None
+        return Announcement(int(reply[0]) + 1, tuple(int(stamp) for stamp in reply[1:]))
 
     # -- generation and rebuild ------------------------------------------------------------
 

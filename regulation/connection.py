@@ -9,13 +9,16 @@ and reorders, and a request may come after the call has moved on.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from enum import StrEnum
 
+import redis
 from sqlalchemy.orm import Session
 
 from callflow.models import Call
 from callflow.service import find_call, record_event
 from callflow.states import HELD, TERMINAL, WAITING, CallStatus
+from queues.access import call_queues
 from queues.store import CallQueues
 from runtime.clock import now
 
@@ -77,19 +80,12 @@ def agent_answered(session: Session, *, call_id: int, agent_id: int) -> bool:
     return True
 
 
-def _remember_answer(call: Call, moment: object) -> None:
-    """Feed the hold loop's wait estimates (best effort)."""
-    from datetime import datetime
-
-    import redis
-
-    from queues.estimates import record_answer
-    from runtime.redis_conn import current_redis
-
-    if call.queue is None or not isinstance(moment, datetime):
+def _remember_answer(call: Call, moment: datetime) -> None:
+    """Feed the hold loop's wait estimates (best effort: the answer itself is committed)."""
+    if call.queue is None:
         return
     try:
-        record_answer(current_redis(), queue=call.queue, at=moment)
+        call_queues().record_answer(queue=call.queue, at=moment)
     except redis.RedisError as exc:
         log.warning("answer of call %s not counted for estimates: %s", call.id, exc)
 

@@ -1,12 +1,16 @@
-"""What the busiest webhooks send to the database: the statements themselves, not timings
-(those are `make bench`'s). A new statement on these paths is a choice to make knowingly."""
+"""What the busiest webhooks send to the database and to Redis: the statements and commands
+themselves, not timings (those are `make bench`'s). A new statement or round trip on these
+paths is a choice to make knowingly."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import redis
 from flask import Flask
+from redis.client import Monitor
 from sqlalchemy import event
 
 from runtime.db import db
@@ -91,3 +95,46 @@ def test_a_first_hold_reads_the_call_and_writes_its_announcement_and_queue_once(
         "SELECT CALLS.ID, CALLS.CALL_SID,",
         "UPDATE CALLS SET",
     ]
+
+
+@contextmanager
+def redis_commands(redis_url: str) -> Iterator[list[str]]:
+    """The commands clients send Redis meanwhile, as MONITOR reports them: one per round
+    trip (a pipeline's commands are listed one by one), those a script runs left out."""
+    seen: list[str] = []
+    done = threading.Event()
+    watcher = redis.Redis.from_url(redis_url, decode_responses=True)
+    stopper = redis.Redis.from_url(redis_url)
+    stopper.ping()  # connected before: its handshake is not counted
+
+    def watch(monitor: Monitor) -> None:
+        for command in monitor.listen():
+            if command["command"] == "ECHO monitor-stop":
+                break
+            if command["client_type"] != "lua":
+                seen.append(command["command"].split()[0].upper())
+        done.set()
+
+    with watcher.monitor() as monitor:
+        thread = threading.Thread(target=watch, args=(monitor,), daemon=True)
+        thread.start()
+        try:
+            yield seen
+        finally:
+            stopper.echo("monitor-stop")
+            done.wait(10)
+    watcher.close()
+    stopper.close()
+
+
+def test_a_hold_request_asks_redis_once(app: Flask, twilio: TwilioWebhooks, redis_url: str):
+    sid = new_sid()
+    twilio.post("/twilio/voice/incoming", call_params(sid, "+33612340005"))
+    twilio.post("/twilio/voice/menu", call_params(sid, "+33612340005", Digits="2"))
+    with redis_commands(redis_url) as announced:
+        assert "<Say" in twilio.post("/twilio/voice/hold", call_params(sid)).text
+    with redis_commands(redis_url) as silent:
+        assert "<Say" not in twilio.post("/twilio/voice/hold", call_params(sid)).text
+    # one script decides, marks and reads the place and the recent answers, whether the
+    # caller hears them or not
+    assert announced == ["EVALSHA"] and silent == ["EVALSHA"]

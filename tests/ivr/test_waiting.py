@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from callflow.models import Call
 from queues.access import call_queues
-from queues.estimates import record_answer
 from runtime.clock import frozen
 from runtime.db import db
 from tests.helpers import call_params, new_sid, said, twiml, verbs
@@ -50,7 +49,8 @@ def test_hold_loop_tells_position_at_most_every_45s(app, twilio):
         assert said(hold(twilio, second, caller="+33612345602")) == ""
         clock.advance(26)
         for _ in range(3):
-            record_answer(app.extensions["redis"], queue="arm", at=clock())
+            with app.app_context():
+                call_queues().record_answer(queue="arm", at=clock())
             clock.advance(60)
         root = hold(twilio, second, caller="+33612345602")
         assert "2e appel" in said(root)
