@@ -17,11 +17,6 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-@pytest.fixture()
-def store(redis_client: redis.Redis) -> CallQueues:
-    return CallQueues(redis_client)
-
-
 def put(
     store: CallQueues,
     call_id: int,
