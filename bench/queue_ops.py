@@ -1,6 +1,7 @@
 """Throughput of the queue scripts against a bare PING, and memory per waiting call.
 
-Side by side, on one server and one connection, in the same run: enqueue, claim and release
+Side by side, on one server and one connection, in the same run: the floor of any script (an
+EVALSHA of a script that does nothing, with claim's keys and arguments), enqueue, claim and release
 through `CallQueues` (one Lua script each; Python validation, packing and unpacking
 included), and the batched path (`CallQueues.load`, the rebuild from the database: 500
 entries per script). Each loop runs in stretches of 500 operations, every stretch right after
@@ -30,7 +31,9 @@ MEMORY_CALLS = 10_000
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 #: The project's default ARM targets (`domain.md`), to give the calls realistic deadlines.
 TARGETS_S = {"P0": 0, "P1": 30, "P2": 60, "P3": 60, "NR": 60}
-OPERATIONS = ("ping", "enqueue", "claim", "release", "load")
+OPERATIONS = ("ping", "evalsha", "enqueue", "claim", "release", "load")
+#: A script that does nothing, given claim's keys and arguments: the floor of any script.
+NOTHING = "return 1"
 STRETCH = 500
 
 
@@ -148,9 +151,21 @@ def _round(
             for agent, entry in zip(agents[start:stop], claimed[start:stop], strict=True)
         ]
 
+    nothing = client.script_load(NOTHING)
+    nothing_keys = store.keys.layout(("arm",))
+
+    def evalsha(start: int, stop: int) -> None:
+        done[start:stop] = [
+            client.execute_command("EVALSHA", nothing, len(nothing_keys), *nothing_keys, a, "0")
+            == 1
+            for a in agents[start:stop]
+        ]
+
     def load(start: int, stop: int) -> None:
         done[start:stop] = [store.load(entries[start:stop]) == stop - start] * (stop - start)
 
+    _after_pings(client, figures, "evalsha", count, evalsha)
+    _check(done, "evalsha")
     _after_pings(client, figures, "enqueue", count, enqueue)
     _check(done, "enqueue")
     _after_pings(client, figures, "claim", count, claim)
@@ -211,6 +226,7 @@ def run(redis_url: str, *, calls: int = 10000, repeats: int = 5, budget_s: float
     cut = f" (cut from {repeats} to stay within {budget_s:.0f} s)" if rounds < repeats else ""
     labels = {
         "ping": "PING (the floor: one round trip)",
+        "evalsha": "EVALSHA of a script that does nothing (claim's keys and arguments)",
         "enqueue": "enqueue (`enqueue.lua`)",
         "claim": "claim (`claim.lua`, best head of the agent's queues, lease)",
         "release": "release (`release.lua`, back to its own place)",
