@@ -147,7 +147,8 @@ def open_call(
     Twilio retries webhooks: a second request for the same CallSid finds the first call,
     even when both race. One statement decides: `INSERT … ON CONFLICT (call_sid) DO NOTHING
     RETURNING`, which waits for a racing insert of the same CallSid to commit; the loser then
-    reads the winner's row, locked, as a retry does.
+    reads the winner's row, locked, as a retry does. On PostgreSQL the same statement writes
+    the call's first event (`_with_first_event`); the call's whole timeline stays in memory.
     """
     number = parse_caller(caller_raw)
     moment = now()
@@ -173,31 +174,29 @@ def open_call(
         "history_caller": number.e164 if history_window is not None else None,
         "history_since": moment - (history_window or timedelta(0)),
     }
-    statement = _open_statement(session.get_bind().dialect.name, tuple(values))
-    row = session.connection().execute(statement, values | history).first()
+    details: dict[str, Any] = {"line": line, "caller_flag": values["caller_flag"]}
+    details.update(data or {})
+    first = {"event_type": event, "event_at": moment, "event_data": details}
+    dialect = session.get_bind().dialect.name
+    statement = _open_statement(dialect, tuple(values))
+    row = session.connection().execute(statement, values | history | first).first()
     if row is None:
         winner = find_call(session, call_sid=call_sid, for_update=True)
         if winner is None:  # pragma: no cover - the conflicting row cannot vanish
             raise LookupError(f"call {call_sid} neither inserted nor found")
         return winner, False
-    created = _persistent_call(session, values | row._asdict())
-    details: dict[str, Any] = {"line": line, "caller_flag": created.caller_flag}
-    details.update(data or {})
-    first: list[tuple[str, dict[str, Any]]] = [(event, details)]
+    opened = row._asdict()
+    created = _persistent_call(session, values | opened)
+    if "event_id" in opened:  # inserted with the call (PostgreSQL)
+        timeline = [_loaded_event(session, created, opened["event_id"], event, details, moment)]
+    else:
+        timeline = [_insert_event(session, created, event, details, at=moment)]
     if created.previous_call_id is not None:
-        first.append(("repeat_caller", {"previous_call_id": created.previous_call_id}))
-    _first_events(session, created, first, at=moment)
+        repeat = {"previous_call_id": created.previous_call_id}
+        timeline.append(_insert_event(session, created, "repeat_caller", repeat, at=moment))
+    set_committed_value(created, "events", timeline)
+    _tell_events_written(session, created, [entry.type for entry in timeline])
     return created, True
-
-
-def _first_events(
-    session: Session, call: Call, events: list[tuple[str, dict[str, Any]]], *, at: datetime
-) -> None:
-    """A new call's first events, each inserted by one statement built once, as its row was
-    (no unit of work; a repeat caller's second event is rare): the call's whole timeline."""
-    timeline = [_insert_event(session, call, type_, data, at=at) for type_, data in events]
-    set_committed_value(call, "events", timeline)
-    _tell_events_written(session, call, [type_ for type_, _ in events])
 
 
 def append_event(
@@ -226,10 +225,17 @@ def append_event(
 def _insert_event(
     session: Session, call: Call, type_: str, data: dict[str, Any], *, at: datetime
 ) -> CallEvent:
-    """One event inserted at once, then put in the session as a loaded, unchanged event."""
+    """One event inserted at once by a statement built once (no unit of work)."""
     values = {"call_id": call.id, "type": type_, "at": at, "data": data}
     event_id = session.connection().execute(_EVENT_INSERT, values).scalar_one()
-    entry = CallEvent(id=event_id, actor=None, **values)
+    return _loaded_event(session, call, event_id, type_, data, at)
+
+
+def _loaded_event(
+    session: Session, call: Call, event_id: int, type_: str, data: dict[str, Any], at: datetime
+) -> CallEvent:
+    """An event the database holds, put in the session as loaded and unchanged."""
+    entry = CallEvent(id=event_id, call_id=call.id, type=type_, at=at, actor=None, data=data)
     make_transient_to_detached(entry)
     session.add(entry)
     set_committed_value(entry, "call", call)
@@ -282,15 +288,44 @@ def _open_statement(dialect: str, columns: tuple[str, ...]) -> Any:
             {name: bindparam(name, type_=calls.c[name].type) for name in columns}
             | {"previous_call_id": earlier.scalar_subquery(), "repeat_caller": earlier.exists()}
         )
-        _OPEN_STATEMENTS[key] = insert.on_conflict_do_nothing(
-            index_elements=["call_sid"]
-        ).returning(calls.c.id, calls.c.previous_call_id, calls.c.repeat_caller)
+        opened = insert.on_conflict_do_nothing(index_elements=["call_sid"]).returning(
+            calls.c.id, calls.c.previous_call_id, calls.c.repeat_caller
+        )
+        _OPEN_STATEMENTS[key] = _with_first_event(opened) if dialect == "postgresql" else opened
     return _OPEN_STATEMENTS[key]
+
+
+def _with_first_event(opened: Any) -> Any:
+    """PostgreSQL: the call's INSERT and its first event's in one statement (a data-modifying
+    `WITH`), the event's id returned beside the call's; no row, so no event, on a conflict.
+    SQLite has no data-modifying `WITH`: there the event is a second statement."""
+    events = CallEvent.__table__
+    call = opened.cte("opened")
+    event = (
+        events.insert()
+        .from_select(
+            ["call_id", "type", "at", "data"],
+            select(
+                call.c.id,
+                bindparam("event_type", type_=events.c.type.type),
+                bindparam("event_at", type_=events.c.at.type),
+                bindparam("event_data", type_=events.c.data.type),
+            ),
+        )
+        .returning(events.c.id)
+        .cte("first_event")
+    )
+    return select(
+        call.c.id,
+        call.c.previous_call_id,
+        call.c.repeat_caller,
+        select(event.c.id).scalar_subquery().label("event_id"),
+    )
 
 
 def _persistent_call(session: Session, columns: dict[str, Any]) -> Call:
     """The just-inserted row as a loaded, unchanged `Call` in the session (no SELECT): every
-    other column of a new call is NULL; `_first_events` gives it its timeline."""
+    other column of a new call is NULL; `open_call` gives it its timeline."""
     call = Call(**{c.name: columns.get(c.name) for c in Call.__table__.c})
     make_transient_to_detached(call)
     session.add(call)

@@ -94,6 +94,12 @@ def answer_existing(settings: Settings, call: Call) -> Response:
 
 
 def menu(settings: Settings, *, line: str, repeat: bool) -> Response:
+    """The menu of `line` (its greeting the first time, "again" on a repeat): the same for
+    every caller, so built once (`twiml.fixed`)."""
+    return twiml.fixed(("menu", line, repeat), lambda: _menu(settings, line=line, repeat=repeat))
+
+
+def _menu(settings: Settings, *, line: str, repeat: bool) -> VoiceResponse:
     response = VoiceResponse()
     gather = response.gather(
         input="dtmf speech",
@@ -116,7 +122,7 @@ def menu(settings: Settings, *, line: str, repeat: bool) -> Response:
     )
     # Should the Gather end without reaching its action, the caller still goes on.
     response.redirect(twiml.webhook_url(settings, "voice.menu"), method="POST")
-    return twiml.xml(response)
+    return response
 
 
 def choose(

@@ -6,9 +6,10 @@ when the service sits behind a proxy.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from typing import Any
 
-from flask import Response, url_for
+from flask import Response, current_app, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
 
 from runtime.settings import Settings
@@ -37,6 +38,25 @@ def say(response: VoiceResponse, settings: Settings, text: str) -> None:
 
 def xml(response: VoiceResponse, status: int = 200) -> Response:
     return Response(str(response), status=status, mimetype="text/xml")
+
+
+#: Where each app keeps the documents `fixed` built; bounded, should many path prefixes come.
+_FIXED = "ivr.fixed_documents"
+_FIXED_MAX = 64
+
+
+def fixed(key: tuple[Hashable, ...], build: Callable[[], VoiceResponse]) -> Response:
+    """A document that depends on nothing but the app's settings and `key` (the menu of a
+    line): built once per app and path prefix (the webhook URLs in it are relative to that
+    prefix), then served from memory."""
+    documents: dict[tuple[Hashable, ...], str] = current_app.extensions.setdefault(_FIXED, {})
+    full = (request.script_root, *key)
+    body = documents.get(full)
+    if body is None:
+        body = str(build())
+        if len(documents) < _FIXED_MAX:
+            documents[full] = body
+    return Response(body, mimetype="text/xml")
 
 
 def empty() -> Response:

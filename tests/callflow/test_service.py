@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from callflow.models import Call, CallEvent
 from callflow.service import append_event, open_call, record_event
@@ -68,3 +70,43 @@ def test_an_appended_event_that_changes_a_figure_refreshes_the_calls_row(app: Fl
         row = db.session.get(HandlingTime, call_id)
         assert row is not None
         assert row.last_event_id == entry.id
+
+
+def test_a_new_calls_timeline_in_memory_is_what_the_database_stored(app: Flask) -> None:
+    """The first event rides in the call's own INSERT on PostgreSQL (a second statement on
+    SQLite); a repeat caller's second event follows it; a retried CallSid writes none."""
+    first_sid, sid = new_sid(), new_sid()
+    window = timedelta(hours=24)
+    with app.app_context():
+        for each in (first_sid, sid):
+            call, created = open_call(
+                db.session,
+                call_sid=each,
+                caller_raw="+33612345670",
+                dialled=None,
+                line="public",
+                data={"note": "x"},
+                history_window=window,
+            )
+            assert created
+        in_memory = [(e.id, e.call_id, e.type, e.at, e.data) for e in call.events]
+        db.session.commit()
+        call_id = call.id
+    with app.app_context():
+        stored = db.session.execute(
+            select(CallEvent.id, CallEvent.call_id, CallEvent.type, CallEvent.at, CallEvent.data)
+            .where(CallEvent.call_id == call_id)
+            .order_by(CallEvent.id)
+        ).all()
+        assert [tuple(row) for row in stored] == in_memory
+        assert [row.type for row in stored] == ["arrived", "repeat_caller"]
+        assert stored[0].data == {"line": "public", "caller_flag": None, "note": "x"}
+        again, created = open_call(
+            db.session, call_sid=sid, caller_raw="+33612345670", dialled=None, line="public"
+        )
+        assert not created and again.id == call_id
+        db.session.commit()
+        count = db.session.scalar(
+            select(func.count()).select_from(CallEvent).where(CallEvent.call_id == call_id)
+        )
+        assert count == 2

@@ -45,10 +45,18 @@ def test_a_new_call_costs_one_insert_and_its_handling_row(app: Flask, twilio: Tw
     # The savepoint around the handling row is sent by the driver's cursor itself
     # (`runtime.db.driver_savepoint`): not seen here, two more round trips.
     assert sent == [
-        "INSERT INTO CALLS",  # the call, its caller's last call looked up by the same statement
-        "INSERT INTO CALL_EVENTS",
+        *_call_and_first_event(app),
         "INSERT INTO HANDLING_TIMES",  # returns whether the targets policy read before is whole
     ]
+
+
+def _call_and_first_event(app: Flask) -> list[str]:
+    """The call (its caller's last call looked up by the same statement) and its first event:
+    one data-modifying WITH on PostgreSQL, two INSERTs on SQLite, which has none."""
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            return ["WITH OPENED AS"]
+    return ["INSERT INTO CALLS", "INSERT INTO CALL_EVENTS"]
 
 
 def test_a_retried_incoming_reads_the_first_call_and_writes_nothing(
@@ -59,7 +67,8 @@ def test_a_retried_incoming_reads_the_first_call_and_writes_nothing(
     with statements(app) as sent:
         answer = twilio.post("/twilio/voice/incoming", call_params(sid))
     assert answer.status_code == 200
-    assert sent == ["INSERT INTO CALLS", "SELECT CALLS.ID, CALLS.CALL_SID,"]
+    # the INSERT finds the CallSid taken and writes nothing, not even the event
+    assert sent == [_call_and_first_event(app)[0], "SELECT CALLS.ID, CALLS.CALL_SID,"]
 
 
 def test_a_menu_choice_writes_once_at_its_commit(app: Flask, twilio: TwilioWebhooks):

@@ -59,6 +59,47 @@ def test_forwarded_headers_are_honoured_once_when_trusted(app, client, app_confi
     assert ok.status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("app_config", "signed"),
+    [
+        # Twilio signs the URL with or without the scheme's default port
+        ({"PUBLIC_BASE_URL": "https://sas.example.fr"}, "https://sas.example.fr:443"),
+        ({"PUBLIC_BASE_URL": "https://sas.example.fr:443"}, "https://sas.example.fr"),
+        ({"PUBLIC_BASE_URL": "https://sas.example.fr"}, "https://sas.example.fr"),
+    ],
+)
+def test_the_url_is_signed_with_or_without_its_default_port(app, client, app_config, signed):
+    hooks = TwilioWebhooks(client)
+    path = "/twilio/voice/incoming"
+    ok = hooks.post(path, call_params(new_sid()), signed_url=signed + path)
+    assert ok.status_code == 200
+    other_port = hooks.post(path, call_params(new_sid()), signed_url=signed + ":8443" + path)
+    assert other_port.status_code == 403
+
+
+@pytest.mark.parametrize("app_config", [{"TRUSTED_PROXIES": "1"}])
+def test_the_menu_built_once_follows_each_path_prefix(app, client, app_config):
+    """The menu is built once per app and path prefix: each prefix gets its own URLs."""
+    hooks = TwilioWebhooks(client)
+    path = "/twilio/voice/incoming"
+    actions = []
+    for prefix in ("/sas", "", "/sas", "/other", ""):
+        response = hooks.post(
+            path,
+            call_params(new_sid()),
+            signed_url=f"http://localhost{prefix}{path}",
+            headers={"X-Forwarded-Prefix": prefix} if prefix else {},
+        )
+        actions.append(twiml(response).find("Gather").get("action"))
+    assert actions == [
+        "/sas/twilio/voice/menu",
+        "/twilio/voice/menu",
+        "/sas/twilio/voice/menu",
+        "/other/twilio/voice/menu",
+        "/twilio/voice/menu",
+    ]
+
+
 def test_fallback_parks_the_caller_where_arms_drain(app, twilio, caplog):
     sid = new_sid()
     dial(twilio, sid)
