@@ -57,11 +57,19 @@ def hold(
                 prompts.CALLBACK_OFFER, language=settings.ivr_language, voice=settings.ivr_voice
             )
         session.commit()
+    if not response.verbs:
+        # nothing said to this caller now: the same document for everyone waiting
+        return twiml.fixed(("hold",), lambda: _waiting(settings, VoiceResponse()))
+    return twiml.xml(_waiting(settings, response))
+
+
+def _waiting(settings: Settings, response: VoiceResponse) -> VoiceResponse:
+    """What the caller hears until the next hold request: the music, or a pause."""
     if settings.hold_music_url:
         response.play(settings.hold_music_url)
     else:
         response.pause(length=settings.hold_pause_s)
-    return twiml.xml(response)
+    return response
 
 
 def _announce(
@@ -98,9 +106,10 @@ def _callback_offer_due(settings: Settings, call: Call) -> bool:
         return False
     if call.priority in ("P0", "P1") or call.enqueued_at is None:
         return False
-    if not parse_caller(call.caller).callable:
+    if (now() - call.enqueued_at).total_seconds() < settings.callback_offer_after_s:
         return False
-    return (now() - call.enqueued_at).total_seconds() >= settings.callback_offer_after_s
+    # last: parsing the number costs more than every other check here together
+    return parse_caller(call.caller).callable
 
 
 def callback_choice(

@@ -58,6 +58,39 @@ def test_hold_loop_tells_position_at_most_every_45s(app, twilio):
     assert the_call(app, second).twilio_queue_sid == "QU" + "b" * 32
 
 
+@pytest.mark.parametrize(
+    ("app_config", "waiting"),
+    [
+        ({"HOLD_MUSIC_URL": "https://cdn.example.fr/attente.mp3"}, ("Play", None)),
+        ({"HOLD_PAUSE_S": "7"}, ("Pause", "7")),
+    ],
+)
+def test_between_announcements_every_caller_gets_the_same_waiting_document(
+    app, twilio, app_config, waiting
+):
+    verb, length = waiting
+    with frozen(T0) as clock:
+        sids = [new_sid(), new_sid()]
+        for n, sid in enumerate(sids):
+            dial(twilio, sid, caller=f"+3361234570{n}")
+            press(twilio, sid, digits="2", caller=f"+3361234570{n}")
+        first = hold(twilio, sids[0], caller="+33612345700")  # announced
+        clock.advance(10)
+        between = hold(twilio, sids[0], caller="+33612345700")  # silent
+        other_first = hold(twilio, sids[1], caller="+33612345701")  # announced
+        clock.advance(10)
+        other_between = hold(twilio, sids[1], caller="+33612345701")  # silent
+    assert verbs(first) == verbs(other_first) == ["Say", verb]
+    assert verbs(between) == verbs(other_between) == [verb]
+    assert "2e appel" in said(other_first)  # the document built once did not stick
+    for root in (first, between, other_first, other_between):
+        element = root.find(verb)
+        if verb == "Play":
+            assert element.text == "https://cdn.example.fr/attente.mp3"
+        else:
+            assert element.get("length") == length
+
+
 def test_callback_offered_after_3_minutes_and_keeps_the_place(app, twilio):
     with frozen(T0) as clock:
         sid = new_sid()
