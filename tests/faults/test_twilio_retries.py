@@ -142,7 +142,7 @@ def blocked_on_insert(watch: Connection) -> bool:
     waiting = watch.execute(
         text(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-            " AND datname = current_database() AND query LIKE 'INSERT INTO calls%'"
+            " AND datname = current_database() AND query LIKE '%INSERT INTO calls %'"
         )
     ).scalar()
     watch.rollback()
