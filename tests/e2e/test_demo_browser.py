@@ -37,7 +37,7 @@ def test_patient_phone_dials_presses_2_and_waits(live_stack, page):
         assert (call.status, call.priority) == ("queued_arm", "P2")
         db.session.remove()
     page.get_by_role("button", name="Raccrocher").click()
-    page.get_by_text("Vous avez raccroché.").wait_for(timeout=5_000)
+    page.get_by_text("Vous avez raccroché.").wait_for(timeout=10_000)
 
 
 def test_patient_phone_speaks_an_emergency(live_stack, page):
