@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -76,6 +76,31 @@ def find_call(session: Session, *, call_sid: str, for_update: bool = False) -> C
     if for_update:
         query = query.with_for_update()
     return session.scalars(query).first()
+
+
+class HoldState(NamedTuple):
+    """What the hold loop reads of a call at each of its requests, without loading it."""
+
+    id: int
+    status: str
+    queue: str | None
+    priority: str
+    enqueued_at: datetime | None
+    caller: str | None
+    callback_offered: bool
+    twilio_queue_sid: str | None
+
+
+_HOLD_STATE = select(*(Call.__table__.c[name] for name in HoldState._fields)).where(
+    Call.__table__.c.call_sid == bindparam("call_sid")
+)
+
+
+def hold_state(session: Session, *, call_sid: str) -> HoldState | None:
+    """The call's `HoldState`: one Core statement built once, through the session's
+    connection (no ORM object, nothing for the session to track)."""
+    row = session.connection().execute(_HOLD_STATE, {"call_sid": call_sid}).first()
+    return None if row is None else HoldState(*row)
 
 
 def record_event(

@@ -16,12 +16,13 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from callflow.models import Call
 from callflow.numbers import parse_caller
-from callflow.service import append_event, find_call, record_event
+from callflow.service import HoldState, append_event, find_call, hold_state, record_event
 from callflow.states import WAITING, CallStatus
 from queues.estimates import estimated_wait_seconds
 from queues.placement import Place, place_call
-from queues.store import CallQueues
+from queues.store import Announcement, CallQueues
 from runtime.clock import now
+from runtime.db import read_outside_transaction
 from runtime.settings import Settings
 
 from . import prompts, twiml
@@ -37,30 +38,48 @@ def hold(
     call_sid: str,
     queue_sid: str | None,
 ) -> Response:
-    response = VoiceResponse()
+    """Most requests change nothing: the call is read by one statement (outside a
+    transaction on PostgreSQL), Redis says no announcement is due, and the caller gets the
+    same silent document as everyone waiting. Only an announcement, the callback offer or a
+    new Twilio queue loads the call and writes, in one transaction."""
+    read_outside_transaction(session)
+    seen = hold_state(session, call_sid=call_sid)
+    if seen is None or seen.status not in WAITING:
+        return _silence(settings)
+    due = _announcement_due(store, settings, seen)
+    offer = _callback_offer_due(settings, seen)
+    moved = bool(queue_sid) and seen.twilio_queue_sid != queue_sid
+    if due is None and not offer and not moved:
+        return _silence(settings)
+    session.commit()  # the read ends: the writes below are one transaction
     call = find_call(session, call_sid=call_sid)
-    if call is not None and call.status in WAITING:
-        if queue_sid and call.twilio_queue_sid != queue_sid:
-            call.twilio_queue_sid = queue_sid
-        _announce(session, store, settings, call, response)
-        if _callback_offer_due(settings, call):
-            call.callback_offered = True
-            record_event(session, call, type="callback_offered")
-            gather = response.gather(
-                input="dtmf",
-                num_digits=1,
-                timeout=5,
-                action=twiml.webhook_url(settings, "voice.callback_offer"),
-                method="POST",
-            )
-            gather.say(
-                prompts.CALLBACK_OFFER, language=settings.ivr_language, voice=settings.ivr_voice
-            )
-        session.commit()
+    if call is None or call.status not in WAITING:
+        return _silence(settings)  # taken or ended since the read
+    response = VoiceResponse()
+    if moved:
+        call.twilio_queue_sid = queue_sid
+    if due is not None:
+        _announce(session, settings, call, due, response)
+    if offer and not call.callback_offered and call.status == CallStatus.QUEUED_ARM:
+        call.callback_offered = True
+        record_event(session, call, type="callback_offered")
+        gather = response.gather(
+            input="dtmf",
+            num_digits=1,
+            timeout=5,
+            action=twiml.webhook_url(settings, "voice.callback_offer"),
+            method="POST",
+        )
+        gather.say(prompts.CALLBACK_OFFER, language=settings.ivr_language, voice=settings.ivr_voice)
+    session.commit()
     if not response.verbs:
-        # nothing said to this caller now: the same document for everyone waiting
-        return twiml.fixed(("hold",), lambda: _waiting(settings, VoiceResponse()))
+        return _silence(settings)
     return twiml.xml(_waiting(settings, response))
+
+
+def _silence(settings: Settings) -> Response:
+    """Nothing said to this caller now: the same document for everyone waiting."""
+    return twiml.fixed(("hold",), lambda: _waiting(settings, VoiceResponse()))
 
 
 def _waiting(settings: Settings, response: VoiceResponse) -> VoiceResponse:
@@ -72,24 +91,27 @@ def _waiting(settings: Settings, response: VoiceResponse) -> VoiceResponse:
     return response
 
 
-def _announce(
-    session: Session, store: CallQueues, settings: Settings, call: Call, response: VoiceResponse
-) -> None:
-    """Position and estimated wait, at most every `hold_announce_every_s` seconds: one Redis
+def _announcement_due(
+    store: CallQueues, settings: Settings, seen: HoldState
+) -> Announcement | None:
+    """The place to announce, at most every `hold_announce_every_s` seconds: one Redis
     round trip, which both decides and marks the announcement."""
-    if call.queue is None:
-        return
-    moment = now()
+    if seen.queue is None:
+        return None
     try:
-        due = store.announcement(
-            call_id=call.id, queue=call.queue, now=moment, every_s=settings.hold_announce_every_s
+        return store.announcement(
+            call_id=seen.id, queue=seen.queue, now=now(), every_s=settings.hold_announce_every_s
         )
     except redis.RedisError as exc:
-        log.warning("hold loop for call %s without position (Redis: %s)", call.id, exc)
-        return
-    if due is None:
-        return
-    estimate = estimated_wait_seconds(position=due.position, answers_ms=due.answers_ms, now=moment)
+        log.warning("hold loop for call %s without position (Redis: %s)", seen.id, exc)
+        return None
+
+
+def _announce(
+    session: Session, settings: Settings, call: Call, due: Announcement, response: VoiceResponse
+) -> None:
+    """Position and estimated wait said, and written to the call's timeline."""
+    estimate = estimated_wait_seconds(position=due.position, answers_ms=due.answers_ms, now=now())
     twiml.say(
         response, settings, prompts.position(due.position) + " " + prompts.estimated_wait(estimate)
     )
@@ -101,7 +123,7 @@ def _announce(
     )
 
 
-def _callback_offer_due(settings: Settings, call: Call) -> bool:
+def _callback_offer_due(settings: Settings, call: HoldState) -> bool:
     if call.callback_offered or call.status != CallStatus.QUEUED_ARM or call.queue != "arm":
         return False
     if call.priority in ("P0", "P1") or call.enqueued_at is None:

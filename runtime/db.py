@@ -172,9 +172,19 @@ def init_read_only_views(app: Flask) -> None:
             return
         if app.view_functions.get(request.endpoint) not in _READS_ONLY:
             return
-        current = db.session()
-        if current.get_bind().dialect.name == "postgresql" and not current.in_transaction():
-            current.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        read_outside_transaction(db.session())
+
+
+def read_outside_transaction(session: Session) -> bool:
+    """On PostgreSQL, a session that has not begun yet sends what follows in autocommit:
+    each statement alone, no `BEGIN` before the first, no `COMMIT` or `ROLLBACK` at the end.
+    `session.commit()` then ends that mode: the next statement opens a transaction as usual
+    (the pool puts the connection back as it was). Returns whether the mode was taken; SQLite
+    keeps its transactions (see `reads_only`)."""
+    if session.get_bind().dialect.name != "postgresql" or session.in_transaction():
+        return False
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return True
 
 
 def session() -> Session:

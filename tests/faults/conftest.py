@@ -121,6 +121,11 @@ class Stack:
         )
 
 
+def _marked_config(request: pytest.FixtureRequest) -> dict[str, str]:
+    marker = request.node.get_closest_marker("stack_config")
+    return dict(marker.kwargs) if marker else {}
+
+
 @pytest.fixture()
 def stack(request: pytest.FixtureRequest, database_url: str) -> Iterator[Stack]:
     from app import create_app
@@ -135,6 +140,7 @@ def stack(request: pytest.FixtureRequest, database_url: str) -> Iterator[Stack]:
         TWILIO_EMULATOR="1",
         LEASE_SECONDS="3",
         **CHEAP_HASHES,
+        **_marked_config(request),
     )
     app = create_app(config)
     _empty_tables(app)

@@ -7,12 +7,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
 
 import redis
 from flask import Flask
+from psycopg.pq import TransactionStatus
 from redis.client import Monitor
 from sqlalchemy import event
 
+from runtime.clock import frozen, now
 from runtime.db import db
 from tests.conftest import TwilioWebhooks
 from tests.helpers import call_params, new_sid
@@ -97,13 +101,55 @@ def test_a_first_hold_reads_the_call_and_writes_its_announcement_and_queue_once(
     with statements(app) as sent:
         answer = twilio.post("/twilio/voice/hold", call_params(sid, QueueSid="QU" + "5" * 32))
     assert answer.status_code == 200
-    # the Twilio queue and `updated_at` in one UPDATE, the announcement (an inert event: no
+    # the hold loop's read, then, as there is something to write, the call loaded; the
+    # Twilio queue and `updated_at` in one UPDATE, the announcement (an inert event: no
     # handling row)
-    assert sorted(sent) == [
-        "INSERT INTO CALL_EVENTS",
+    assert sent == [
+        "SELECT CALLS.ID, CALLS.STATUS,",
         "SELECT CALLS.ID, CALLS.CALL_SID,",
+        "INSERT INTO CALL_EVENTS",
         "UPDATE CALLS SET",
     ]
+
+
+def test_a_hold_request_with_nothing_to_say_reads_once_outside_a_transaction(
+    app: Flask, twilio: TwilioWebhooks
+):
+    """Between two announcements the hold loop sends one SELECT and nothing else; on
+    PostgreSQL in autocommit (no BEGIN, no COMMIT: the server reports no transaction open
+    after it). The next announcement writes inside a transaction again."""
+    sid = new_sid()
+    twilio.post("/twilio/voice/incoming", call_params(sid, "+33612340006"))
+    twilio.post("/twilio/voice/menu", call_params(sid, "+33612340006", Digits="2"))
+    queue = {"QueueSid": "QU" + "6" * 32}
+    assert "<Say" in twilio.post("/twilio/voice/hold", call_params(sid, **queue)).text
+    with app.app_context():
+        engine = db.engine
+    open_after: list[bool] = []
+
+    def after(connection: Any, *_: Any) -> None:
+        raw = connection.connection.dbapi_connection
+        if engine.dialect.name == "postgresql":
+            open_after.append(raw.info.transaction_status != TransactionStatus.IDLE)
+        else:
+            open_after.append(raw.in_transaction)
+
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        with statements(app) as sent:
+            answer = twilio.post("/twilio/voice/hold", call_params(sid, **queue))
+        silent = list(open_after)
+        open_after.clear()
+        with frozen(now() + timedelta(seconds=60)), statements(app) as announced:
+            assert "<Say" in twilio.post("/twilio/voice/hold", call_params(sid, **queue)).text
+        writing = list(open_after)
+    finally:
+        event.remove(engine, "after_cursor_execute", after)
+    assert answer.status_code == 200 and "<Say" not in answer.text
+    assert sent == ["SELECT CALLS.ID, CALLS.STATUS,"]
+    # SQLite keeps its transaction around the read: there BEGIN costs no round trip
+    assert set(silent) == {engine.dialect.name != "postgresql"}
+    assert "INSERT INTO CALL_EVENTS" in announced and writing[-1] is True
 
 
 @contextmanager

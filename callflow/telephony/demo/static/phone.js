@@ -66,10 +66,14 @@
   }
 
   async function refresh() {
-    if (!callSid) { return; }
-    const answer = await fetch(api + "/" + encodeURIComponent(callSid));
+    const sid = callSid;
+    if (!sid) { return; }
+    const answer = await fetch(api + "/" + encodeURIComponent(sid));
     if (!answer.ok) { return; }
     const call = await answer.json();
+    // An answer that comes back after the call was hung up or replaced is stale: it must
+    // not overwrite what the page now says ("Vous avez raccroché.").
+    if (sid !== callSid) { return; }
     statusLine.textContent = describe(call);
     const entries = call.transcript || [];
     for (; shown < entries.length; shown += 1) {
