@@ -175,16 +175,14 @@ def init_read_only_views(app: Flask) -> None:
         read_outside_transaction(db.session())
 
 
-def read_outside_transaction(session: Session) -> bool:
+def read_outside_transaction(session: Session) -> None:
     """On PostgreSQL, a session that has not begun yet sends what follows in autocommit:
     each statement alone, no `BEGIN` before the first, no `COMMIT` or `ROLLBACK` at the end.
     `session.commit()` then ends that mode: the next statement opens a transaction as usual
-    (the pool puts the connection back as it was). Returns whether the mode was taken; SQLite
-    keeps its transactions (see `reads_only`)."""
-    if session.get_bind().dialect.name != "postgresql" or session.in_transaction():
-        return False
-    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    return True
+    (the pool puts the connection back as it was). SQLite keeps its transactions (see
+    `reads_only`)."""
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def session() -> Session:
