@@ -72,10 +72,9 @@ def _account(stack: Stack, call_ids: list[int]) -> str:
 
 # One web node, as here, leaves no one to answer a hold request sent while it restarts, and
 # Twilio ends a call when its wait URL, then its fallback, cannot be reached (several nodes
-# behind a load balancer hide that:
-# docs/deployment.md). The waiting callers' pause (10 min, 30 s at the emulator's pace) is
-# longer than the restart: the kill never lands between two of their hold requests, however
-# slow the machine makes the agent's bridge.
+# behind a load balancer hide that: docs/deployment.md). The waiting callers' pause (10 min,
+# 30 s at the emulator's pace) is longer than the restart: the kill never lands between two
+# of their hold requests, however slow the machine makes the agent's bridge.
 @pytest.mark.stack_config(HOLD_PAUSE_S="600")
 def test_web_node_killed_calls_stay_where_they_were(stack: Stack) -> None:
     stack.place_calls(3)
