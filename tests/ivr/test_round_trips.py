@@ -4,15 +4,17 @@ paths is a choice to make knowingly."""
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import redis
 from flask import Flask
-from psycopg.pq import TransactionStatus
+from psycopg.pq import Trace, TransactionStatus
 from redis.client import Monitor
 from sqlalchemy import event
 
@@ -52,6 +54,71 @@ def test_a_new_call_costs_one_insert_and_its_handling_row(app: Flask, twilio: Tw
         *_call_and_first_event(app),
         "INSERT INTO HANDLING_TIMES",  # returns whether the targets policy read before is whole
     ]
+
+
+@contextmanager
+def wire(app: Flask) -> Iterator[list[str]]:
+    """PostgreSQL: the round trips the driver makes, as libpq's own trace of the protocol
+    shows them: one item per answer the client waits for (the server's ReadyForQuery): the
+    text of a plain query (BEGIN, SAVEPOINT, COMMIT…), or "statement" for a parameterised
+    one, whatever it is (psycopg prepares those it sees often: their text is not resent).
+    Every connection the pool hands out meanwhile is traced."""
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs in the process: no round trip to count")
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed once read, below
+    traced: list[Any] = []
+
+    def trace(dbapi_connection: Any, *_: Any) -> None:
+        dbapi_connection.pgconn.trace(log.fileno())
+        dbapi_connection.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
+        traced.append(dbapi_connection)
+
+    trips: list[str] = []
+    event.listen(engine, "checkout", trace)
+    try:
+        yield trips
+    finally:
+        event.remove(engine, "checkout", trace)
+        for connection in traced:
+            connection.pgconn.untrace()
+        log.seek(0)
+        sent: list[str] = []
+        for line in log.read().decode().splitlines():
+            # a message's first line: direction, length, type (a long query goes on below)
+            side, _, message, *rest = [*line.split("\t"), "", ""]
+            if side == "F" and message == "Query":
+                sent.append(rest[0].strip().strip('"'))
+            elif side == "F" and message == "Bind":
+                sent.append("statement")
+            elif side == "B" and message == "ReadyForQuery":
+                trips.append(" + ".join(sent))
+                sent = []
+        log.close()
+
+
+def test_a_new_call_is_five_round_trips_to_postgresql(app: Flask, twilio: TwilioWebhooks):
+    """On the wire: the transaction, the call with its first event, the savepoint around
+    the handling row, the row, the commit. COMMIT ends the savepoint: no RELEASE sent."""
+    twilio.post("/twilio/voice/incoming", call_params(new_sid(), "+33612340007"))  # warm
+    with wire(app) as trips:
+        answer = twilio.post("/twilio/voice/incoming", call_params(new_sid(), "+33612340008"))
+    assert answer.status_code == 200
+    assert trips == ["BEGIN", "statement", "SAVEPOINT handling_times", "statement", "COMMIT"]
+
+
+def test_a_menu_choice_is_nine_round_trips_to_postgresql(app: Flask, twilio: TwilioWebhooks):
+    """The call locked, the redial looked up, the call's UPDATE, its events; the savepoint,
+    the timeline read, the handling row; the commit, which ends the savepoint."""
+    sid = new_sid()
+    twilio.post("/twilio/voice/incoming", call_params(sid, "+33612340009"))
+    with wire(app) as trips:
+        answer = twilio.post("/twilio/voice/menu", call_params(sid, "+33612340009", Digits="2"))
+    assert answer.status_code == 200
+    statements = ["statement"] * 4
+    handling = ["SAVEPOINT handling_times", "statement", "statement"]
+    assert trips == ["BEGIN", *statements, *handling, "COMMIT"]
 
 
 def _call_and_first_event(app: Flask) -> list[str]:
