@@ -49,7 +49,7 @@ def test_a_new_call_costs_one_insert_and_its_handling_row(app: Flask, twilio: Tw
         answer = twilio.post("/twilio/voice/incoming", call_params(new_sid(), "+33612340002"))
     assert answer.status_code == 200
     # The savepoint around the handling row is sent by the driver's cursor itself
-    # (`runtime.db.driver_savepoint`): not seen here, two more round trips.
+    # (`runtime.db.driver_savepoint`): not seen here, one more round trip (`wire`, below).
     assert sent == [
         *_call_and_first_event(app),
         "INSERT INTO HANDLING_TIMES",  # returns whether the targets policy read before is whole
@@ -67,22 +67,23 @@ def wire(app: Flask) -> Iterator[list[str]]:
         engine = db.engine
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite runs in the process: no round trip to count")
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed once read, below
     traced: list[Any] = []
-
-    def trace(dbapi_connection: Any, *_: Any) -> None:
-        dbapi_connection.pgconn.trace(log.fileno())
-        dbapi_connection.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
-        traced.append(dbapi_connection)
-
     trips: list[str] = []
-    event.listen(engine, "checkout", trace)
-    try:
-        yield trips
-    finally:
-        event.remove(engine, "checkout", trace)
-        for connection in traced:
-            connection.pgconn.untrace()
+    with tempfile.TemporaryFile() as log:
+
+        def trace(dbapi_connection: Any, *_: Any) -> None:
+            dbapi_connection.pgconn.trace(log.fileno())
+            flags = Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE
+            dbapi_connection.pgconn.set_trace_flags(flags)
+            traced.append(dbapi_connection)
+
+        event.listen(engine, "checkout", trace)
+        try:
+            yield trips
+        finally:
+            event.remove(engine, "checkout", trace)
+            for connection in traced:
+                connection.pgconn.untrace()
         log.seek(0)
         sent: list[str] = []
         for line in log.read().decode().splitlines():
@@ -95,7 +96,6 @@ def wire(app: Flask) -> Iterator[list[str]]:
             elif side == "B" and message == "ReadyForQuery":
                 trips.append(" + ".join(sent))
                 sent = []
-        log.close()
 
 
 def test_a_new_call_is_five_round_trips_to_postgresql(app: Flask, twilio: TwilioWebhooks):
