@@ -7,10 +7,11 @@ signed Twilio webhooks at a fixed rate, open loop, over keep-alive connections o
 1. `/twilio/voice/incoming` (a new call each time: its record, first event, handling-times
    row) and the hold loop (`/twilio/voice/hold` for callers waiting in the ARM queue: position,
    announcement every 45 s) at RATE per second each, for SECONDS.
-2. The highest rate held by the service and by the bare endpoint (`bench/bare_app.py`) served
-   the same way, on the same mix (incoming and hold alternating): rates are stepped up for
-   STEP_S seconds each until one is not held. Held = no error, p99 under 25 ms and the rate
-   kept up.
+2. The highest rate held by the service, by the bare endpoint (`bench/bare_app.py`) and by
+   the floor (`bench/floor_app.py`: the signature check and the one round trip to PostgreSQL
+   or Redis that any correct webhook needs, nothing else), each served the same way, on the
+   same mix (incoming and hold alternating): rates are stepped up for STEP_S seconds each
+   until one is not held. Held = no error, p99 under 25 ms and the rate kept up.
 
     python -m bench.webhook_load [rate=200] [seconds=60] [step_s=20] [steps=1]
 
@@ -20,6 +21,7 @@ versions of the code side by side.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -42,6 +44,7 @@ ACCOUNT = "AC" + "3" * 32
 P99_LIMIT_MS = 25.0
 SERVICE_STEPS = (50, 100, 150, 200, 300, 400, 600, 800)
 BARE_STEPS = (200, 400, 600, 800, 1000, 1200, 1500, 2000, 2500, 3000)
+FLOOR_STEPS = (200, 400, 600, 800, 1000, 1200, 1500, 2000, 2500)
 
 
 class Server:
@@ -201,10 +204,12 @@ def _waiting_callers(caller: Caller, count: int) -> list[int]:
     return list(range(count))
 
 
-def _highest(port: int, make: Any, steps: tuple[int, ...], step_s: float) -> list[dict]:
+def _highest(meter: CpuMeter, make: Any, steps: tuple[int, ...], step_s: float) -> list[dict]:
+    port = meter.server.port
     results = []
     for rate in steps:
-        result = _load(port, make(int(rate * step_s)), rate, step_s)
+        requests = make(int(rate * step_s))
+        result = meter.measure(functools.partial(_load, port, requests, rate, step_s))
         results.append(result)
         if not result["held"]:
             break
@@ -246,6 +251,7 @@ def measure(
         "threads": threads,
         "service_steps": [],
         "bare_steps": [],
+        "floor_steps": [],
     }
     with tempfile.TemporaryDirectory() as tmp:
         server = Server("app:create_app()", env, Path(tmp) / "service.log")
@@ -263,25 +269,28 @@ def measure(
             figures["hold"] = cpu.measure(lambda: _load(server.port, holds, rate, seconds))
             if not steps:
                 return figures
-            stepping = Caller(server.port, "c")
-            counter = iter(range(10**9))
-
-            def mix(count: int) -> list[dict[str, Any]]:
-                return [
-                    stepping.request("/twilio/voice/incoming", next(counter))
-                    if i % 2 == 0
-                    else holds[i % len(holds)]
-                    for i in range(count)
-                ]
-
-            figures["service_steps"] = _highest(server.port, mix, SERVICE_STEPS, step_s)
+            figures["service_steps"] = _highest(
+                cpu, _mix(Caller(server.port, "c"), holds), SERVICE_STEPS, step_s
+            )
         finally:
             server.stop()
+        floor = Server("bench.floor_app:create_app()", env, Path(tmp) / "floor.log")
+        try:
+            placed = Caller(floor.port, "e")
+            floor_holds = [placed.request("/twilio/voice/hold", n) for n in range(1000)]
+            figures["floor_steps"] = _highest(
+                CpuMeter(floor, database_url),
+                _mix(Caller(floor.port, "f"), floor_holds),
+                FLOOR_STEPS,
+                step_s,
+            )
+        finally:
+            floor.stop()
         bare = Server("bench.bare_app:create_app()", env, Path(tmp) / "bare.log")
         try:
             plain = Caller(bare.port, "d")
             figures["bare_steps"] = _highest(
-                bare.port,
+                CpuMeter(bare, database_url),
                 lambda count: [plain.request("/twilio/voice/hold", n % 1000) for n in range(count)],
                 BARE_STEPS,
                 step_s,
@@ -289,6 +298,21 @@ def measure(
         finally:
             bare.stop()
     return figures
+
+
+def _mix(caller: Caller, holds: list[dict[str, Any]]) -> Any:
+    """The stepped load: new calls (a fresh CallSid each) and hold requests alternating."""
+    counter = iter(range(10**9))
+
+    def make(count: int) -> list[dict[str, Any]]:
+        return [
+            caller.request("/twilio/voice/incoming", next(counter))
+            if i % 2 == 0
+            else holds[i % len(holds)]
+            for i in range(count)
+        ]
+
+    return make
 
 
 def _best(steps: list[dict]) -> float | None:
@@ -351,24 +375,36 @@ def run(
     if not steps:
         return "\n".join(lines)
     lines += [
-        f"Highest rate held, {step_s:g} s per step (service: incoming and hold alternating; "
-        "bare: a Flask view returning a fixed TwiML document):",
+        f"Highest rate held, {step_s:g} s per step (service and floor: incoming and hold "
+        "alternating; bare: a Flask view returning a fixed TwiML document; floor: "
+        "`bench/floor_app.py`, the signature check and one round trip, an `INSERT` committed "
+        "in PostgreSQL for a new call, an `HGET` in Redis for a hold, nothing else):",
         "",
-        "| server | rate/s | errors | p50 ms | p99 ms | held |",
-        "| --- | ---: | ---: | ---: | ---: | --- |",
+        "| server | rate/s | errors | p50 ms | p99 ms | held | CPU ms per request: web, database |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
-    for label, results in (("service", f["service_steps"]), ("bare Flask", f["bare_steps"])):
+    floor = _best(f["floor_steps"])
+    for label, results in (
+        ("service", f["service_steps"]),
+        ("floor", f["floor_steps"]),
+        ("bare Flask", f["bare_steps"]),
+    ):
         for s in results:
             lines.append(
                 f"| {label} | {s['rate']:g} | {s['errors']} | {_ms(s['p50_ms'])} | "
-                f"{_ms(s['p99_ms'])} | {'yes' if s['held'] else 'no'} |"
+                f"{_ms(s['p99_ms'])} | {'yes' if s['held'] else 'no'} | "
+                f"{s['web_cpu_ms']:.2f}, {s['db_cpu_ms']:.2f} |"
             )
-    ratio = f"{service / bare:.2f}" if service and bare else "not measured (a rate not held)"
+
+    def ratio(over: float | None, under: float | None) -> str:
+        return f"{over / under:.2f}" if over and under else "not measured (a rate not held)"
+
     lines += [
         "",
-        f"Highest rate held: service {service or 'none'}/s, bare Flask {bare or 'none'}/s; "
-        f"ratio {ratio}. The last step of each list is the first one not held (or the top of "
-        "the list).",
+        f"Highest rate held: service {service or 'none'}/s, floor {floor or 'none'}/s, bare "
+        f"Flask {bare or 'none'}/s. Service to bare Flask: {ratio(service, bare)}; service to "
+        f"floor: {ratio(service, floor)}; floor to bare Flask: {ratio(floor, bare)}. The last "
+        "step of each list is the first one not held (or the top of the list).",
         "",
     ]
     return "\n".join(lines)
