@@ -1,16 +1,17 @@
 """Throughput of the queue scripts against a bare PING, and memory per waiting call.
 
 Side by side, on one server and one connection, in the same run: the floor of any script (an
-EVALSHA of a script that does nothing, with claim's keys and arguments), enqueue, claim and release
-through `CallQueues` (one Lua script each; Python validation, packing and unpacking
-included), and the batched path (`CallQueues.load`, the rebuild from the database: 500
-entries per script). Each loop runs in stretches of 500 operations, every stretch right after
-as many bare PINGs (one round trip, the floor of any operation) and compared with them, so
-that a noisy neighbour, which comes and goes within a second on a shared machine, hurts both
-alike. Every round repeats them all. Each loop checks afterwards that every operation did its
-work (a release of a call the agent does not hold would measure the refusal instead). The
-store works under its own key prefix (`sasbench`), so running this against a live service's
-Redis leaves the service's queues alone.
+EVALSHA of a script that does nothing, with claim's keys and arguments), enqueue, claim (a
+regulator's, from one queue, and an ARM's, comparing the heads of two) and release through
+`CallQueues` (one Lua script each; Python validation, packing and unpacking included), and
+the batched path (`CallQueues.load`, the rebuild from the database: 500 entries per script).
+Each loop runs in stretches of 500 operations, every stretch right after as many bare PINGs
+(one round trip, the floor of any operation) and compared with them, so that a noisy
+neighbour, which comes and goes within a second on a shared machine, hurts both alike. Every
+round repeats them all. Each loop checks afterwards that every operation did its work (a
+release of a call the agent does not hold would measure the refusal instead). The store
+works under its own key prefix (`sasbench`), so running this against a live service's Redis
+leaves the service's queues alone.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ MEMORY_CALLS = 10_000
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 #: The project's default ARM targets (`domain.md`), to give the calls realistic deadlines.
 TARGETS_S = {"P0": 0, "P1": 30, "P2": 60, "P3": 60, "NR": 60}
-OPERATIONS = ("ping", "evalsha", "enqueue", "claim", "release", "load")
+OPERATIONS = ("ping", "evalsha", "enqueue", "claim", "release", "claim_arm", "load")
+#: The queues an ARM takes calls from (`regulation.roles.queues_for`): two heads compared.
+ARM_QUEUES = ("arm", "callback")
 #: A script that does nothing, given claim's keys and arguments: the floor of any script.
 NOTHING = "return 1"
 STRETCH = 500
@@ -151,6 +154,12 @@ def _round(
             for agent, entry in zip(agents[start:stop], claimed[start:stop], strict=True)
         ]
 
+    def claim_arm(start: int, stop: int) -> None:
+        claimed[start:stop] = [
+            store.claim(queues=ARM_QUEUES, agent_id=agent, now=T0, lease_seconds=30)
+            for agent in agents[start:stop]
+        ]
+
     nothing = client.script_load(NOTHING)
     nothing_keys = store.keys.layout(("arm",))
 
@@ -172,6 +181,9 @@ def _round(
     _check(claimed, "claim")
     _after_pings(client, figures, "release", count, release)
     _check(done, "release")
+    # every call waits again in its place: an ARM's claim compares the heads of two queues
+    _after_pings(client, figures, "claim_arm", count, claim_arm)
+    _check(claimed, "claim by an ARM")
     store.clear_all()
     _after_pings(client, figures, "load", count, load)
     _check(done, "load")
@@ -228,8 +240,9 @@ def run(redis_url: str, *, calls: int = 10000, repeats: int = 5, budget_s: float
         "ping": "PING (the floor: one round trip)",
         "evalsha": "EVALSHA of a script that does nothing (claim's keys and arguments)",
         "enqueue": "enqueue (`enqueue.lua`)",
-        "claim": "claim (`claim.lua`, best head of the agent's queues, lease)",
+        "claim": "claim by a regulator (`claim.lua`: the head of one queue, lease)",
         "release": "release (`release.lua`, back to its own place)",
+        "claim_arm": "claim by an ARM (`claim.lua`: the best of two heads, ARM and callback)",
         "load": "batched: `load` (rebuild, 500 entries per script), per entry",
     }
     lines = [
@@ -254,7 +267,7 @@ def run(redis_url: str, *, calls: int = 10000, repeats: int = 5, budget_s: float
             f"| {labels[name]} | {low:,.0f} | {mid:,.0f} | {high:,.0f} | {versus:.0%} | "
             f"{statistics.median(f.server_us):.1f} |"
         )
-    single = ("enqueue", "claim", "release")
+    single = ("enqueue", "claim", "release", "claim_arm")
     extra_us = {n: statistics.median(figures[n].extra_us) for n in single}
     server_extra = {
         n: statistics.median(figures[n].server_us) - statistics.median(figures["ping"].server_us)
@@ -264,12 +277,13 @@ def run(redis_url: str, *, calls: int = 10000, repeats: int = 5, budget_s: float
         "",
         "Each single operation is one round trip; what it costs beyond a PING "
         + ", ".join(
-            f"{n} {extra_us[n]:.0f} µs (of which {server_extra[n]:.0f} µs in Redis running the "
-            "script)"
+            f"{labels[n].split(' (')[0]} {extra_us[n]:.0f} µs (of which {server_extra[n]:.0f} µs "
+            "in Redis running the script)"
             for n in single
         )
-        + " is the work itself: the checks and writes of the script (4, 9 and 8 commands "
-        "inside Redis) and, on the client, validating, packing and unpacking the entry. For "
+        + " is the work itself: the checks and writes of the script (4, 9, 8 and 10 commands "
+        "inside Redis) and, on the "
+        "client, validating, packing and unpacking the entry. For "
         "scale: "
         "all of France's SAMU-Centres 15 together receive about one call a second, and a call "
         "costs an enqueue, a claim and at most a few releases.",
