@@ -282,11 +282,9 @@ def run(redis_url: str, *, calls: int = 10000, repeats: int = 5, budget_s: float
             for n in single
         )
         + " is the work itself: the checks and writes of the script (4, 9, 8 and 10 commands "
-        "inside Redis) and, on the "
-        "client, validating, packing and unpacking the entry. For "
-        "scale: "
-        "all of France's SAMU-Centres 15 together receive about one call a second, and a call "
-        "costs an enqueue, a claim and at most a few releases.",
+        "inside Redis) and, on the client, validating, packing and unpacking the entry. For "
+        "scale: all of France's SAMU-Centres 15 together receive about one call a second, and "
+        "a call costs an enqueue, a claim and at most a few releases.",
         "",
         f"Memory: {memory:,.0f} bytes of `used_memory` per waiting call ({MEMORY_CALLS:,} calls "
         "enqueued over the four queues: entry hash field, service-order and entry-time sorted "

@@ -35,6 +35,7 @@ from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 
+from bench import floor_app
 from runtime.embedded_redis import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,9 +89,12 @@ class Caller:
         self.base = f"http://127.0.0.1:{port}"
         self.run = run
 
+    def sid(self, n: int) -> str:
+        return f"CA{self.run}{n:026x}"
+
     def request(self, path: str, n: int, **extra: str) -> dict[str, Any]:
         body = {
-            "CallSid": f"CA{self.run}{n:026x}",
+            "CallSid": self.sid(n),
             "AccountSid": ACCOUNT,
             "From": f"+336{n % 100_000_000:08d}",
             "To": "+33199000015",
@@ -278,6 +282,14 @@ def measure(
         try:
             placed = Caller(floor.port, "e")
             floor_holds = [placed.request("/twilio/voice/hold", n) for n in range(1000)]
+            # each waiting caller has a place to read, of the size of the service's entries
+            app.extensions["redis"].hset(
+                floor_app.PLACES,
+                mapping={
+                    placed.sid(n): f"arm|P2|10001740787260000|{n:015d}:{n:019d}"
+                    for n in range(1000)
+                },
+            )
             figures["floor_steps"] = _highest(
                 CpuMeter(floor, database_url),
                 _mix(Caller(floor.port, "f"), floor_holds),
