@@ -332,6 +332,16 @@ def _best(steps: list[dict]) -> float | None:
     return max(held) if held else None
 
 
+#: The step every server climbs, and holds: where their CPU per request is compared.
+COMMON_STEP = 200
+
+
+def _cpu_at(steps: list[dict], rate: float) -> float | None:
+    """Web and database CPU ms per request at the step of `rate`, when it was held."""
+    found = [s for s in steps if s["rate"] == rate and s["held"]]
+    return found[0]["web_cpu_ms"] + found[0]["db_cpu_ms"] if found else None
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
@@ -419,6 +429,20 @@ def run(
         "step of each list is the first one not held (or the top of the list).",
         "",
     ]
+    cost_service, cost_floor, cost_bare = (
+        _cpu_at(f[f"{k}_steps"], COMMON_STEP) for k in ("service", "floor", "bare")
+    )
+    if cost_service and cost_floor and cost_bare:
+        lines += [
+            f"The steadier figure: CPU per request (web and database) at {COMMON_STEP}/s, the "
+            f"step all three held: service {cost_service:.2f} ms, floor {cost_floor:.2f} ms, "
+            f"bare Flask {cost_bare:.2f} ms. As ratios of requests per CPU second: service to "
+            f"bare Flask {cost_bare / cost_service:.2f}; service to floor "
+            f"{cost_floor / cost_service:.2f}; floor to bare Flask {cost_bare / cost_floor:.2f}. "
+            "Rates are held or missed by whole steps, and a step is missed by one burst of the "
+            "machine's other work; the CPU a request costs hardly moves from run to run.",
+            "",
+        ]
     return "\n".join(lines)
 
 
