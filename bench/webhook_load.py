@@ -440,7 +440,8 @@ def run(
             f"bare Flask {cost_bare / cost_service:.2f}; service to floor "
             f"{cost_floor / cost_service:.2f}; floor to bare Flask {cost_bare / cost_floor:.2f}. "
             "Rates are held or missed by whole steps, and a step is missed by one burst of the "
-            "machine's other work; the CPU a request costs hardly moves from run to run.",
+            "machine's other work; the CPU a request costs moves with the machine's speed, and "
+            "the three together, so that these ratios hardly move from run to run.",
             "",
         ]
     return "\n".join(lines)
