@@ -26,17 +26,15 @@ import redis
 from flask import Flask, Response, request
 from twilio.request_validator import RequestValidator, compare
 
+from bench.run import libpq_url
+
 TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Pause length="10"/></Response>'
 TABLE = "bench_floor_calls"
 PLACES = "bench:floor:places"
 
 
-def _dsn(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
 def create_app() -> Flask:
-    dsn = _dsn(os.environ["DATABASE_URL"])
+    dsn = libpq_url(os.environ["DATABASE_URL"])
     validator = RequestValidator(os.environ["TWILIO_AUTH_TOKEN"])
     places = redis.Redis.from_url(os.environ["REDIS_URL"])
     with psycopg.connect(dsn, autocommit=True) as conn:

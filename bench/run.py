@@ -27,6 +27,11 @@ def _machine() -> str:
     )
 
 
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL (`postgresql+psycopg://…`) as psycopg itself takes it."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
 def postgres_url() -> str | None:
     """BENCH_DATABASE_URL, or a `sas_bench` database on the local PostgreSQL when one runs."""
     url = os.environ.get("BENCH_DATABASE_URL")

@@ -27,6 +27,7 @@ from typing import Any
 
 import psycopg
 
+from bench.run import libpq_url
 from runtime.embedded_redis import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +55,7 @@ def _fresh_database(name: str) -> str:
 
 def _stored_bytes(database_url: str) -> tuple[int, int]:
     """(calls in the database, bytes its tables take with their indexes and TOAST)."""
-    plain = database_url.replace("postgresql+psycopg://", "postgresql://")
+    plain = libpq_url(database_url)
     with psycopg.connect(plain) as conn:
         calls = conn.execute("SELECT count(*) FROM calls").fetchone()
         size = conn.execute(

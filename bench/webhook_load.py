@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -36,6 +37,8 @@ from urllib.parse import urlencode
 from twilio.request_validator import RequestValidator
 
 from bench import floor_app
+from bench.run import libpq_url
+from queues.store import _pack as pack_entry
 from runtime.embedded_redis import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,7 +149,7 @@ class CpuMeter:
         )
         workers = [int(p) for p in found.stdout.split()]
         name = self.database_url.rsplit("/", 1)[1]
-        dsn = self.database_url.replace("postgresql+psycopg://", "postgresql://")
+        dsn = libpq_url(self.database_url)
         with psycopg.connect(dsn, autocommit=True) as conn:
             rows = conn.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
@@ -282,12 +285,12 @@ def measure(
         try:
             placed = Caller(floor.port, "e")
             floor_holds = [placed.request("/twilio/voice/hold", n) for n in range(1000)]
-            # each waiting caller has a place to read, of the size of the service's entries
+            # each waiting caller has a place to read: an entry as the service packs it
+            entered = datetime.now(UTC)
             app.extensions["redis"].hset(
                 floor_app.PLACES,
                 mapping={
-                    placed.sid(n): f"arm|P2|10001740787260000|{n:015d}:{n:019d}"
-                    for n in range(1000)
+                    placed.sid(n): pack_entry(n, "arm", "P2", entered, entered) for n in range(1000)
                 },
             )
             figures["floor_steps"] = _highest(

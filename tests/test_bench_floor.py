@@ -12,6 +12,7 @@ import redis
 from twilio.request_validator import RequestValidator
 
 from bench.floor_app import TABLE, create_app
+from bench.run import libpq_url
 from tests.conftest import AUTH_TOKEN
 
 
@@ -26,7 +27,7 @@ def floor(database_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch):
     ):
         monkeypatch.setenv(name, value)
     app = create_app()
-    dsn = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    dsn = libpq_url(database_url)
     try:
         yield app.test_client(), dsn
     finally:
